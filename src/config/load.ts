@@ -1,0 +1,164 @@
+import { readFileSync, statSync, accessSync, constants } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parseDocument } from 'yaml';
+import { LibcamError, errnoOf } from '../errors.js';
+import { configSchema, PATTERN_HINTS } from './schema.js';
+import type { CameraConfig, Config } from './types.js';
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+// ajv-formats is CommonJS with a default export that NodeNext sees as the module object.
+const addFormats = addFormatsModule.default;
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: true });
+addFormats(ajv, ['email']);
+const validateConfig = ajv.compile<Config>(configSchema);
+
+/** `/cameras/1/name` → `cameras[1].name`; the root is `(root)`. */
+export function jsonPointerToPath(pointer: string, child?: string): string {
+  const parts = pointer.split('/').slice(1);
+  if (child !== undefined) parts.push(child);
+  let out = '';
+  for (const raw of parts) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^[0-9]+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function describe(error: ErrorObject): ConfigProblem {
+  const at = error.instancePath;
+  const params: Record<string, unknown> = error.params;
+  switch (error.keyword) {
+    case 'required':
+      return { path: jsonPointerToPath(at, String(params['missingProperty'])), message: 'is required' };
+    case 'additionalProperties':
+      return { path: jsonPointerToPath(at, String(params['additionalProperty'])), message: 'is not a known key' };
+    case 'pattern': {
+      const pattern = String(params['pattern']);
+      return { path: jsonPointerToPath(at), message: PATTERN_HINTS[pattern] ?? `must match ${pattern}` };
+    }
+    case 'discriminator':
+      return { path: jsonPointerToPath(at, 'kind'), message: 'must be one of rtsp, onvif, test-pattern' };
+    case 'enum': {
+      const allowed = params['allowedValues'];
+      return { path: jsonPointerToPath(at), message: `must be one of ${Array.isArray(allowed) ? allowed.join(', ') : '?'}` };
+    }
+    default:
+      return { path: jsonPointerToPath(at), message: error.message ?? error.keyword };
+  }
+}
+
+function uniqueNames(cameras: CameraConfig[]): ConfigProblem[] {
+  const seen = new Map<string, number>();
+  const problems: ConfigProblem[] = [];
+  cameras.forEach((camera, i) => {
+    const first = seen.get(camera.name);
+    if (first !== undefined) {
+      problems.push({ path: `cameras[${i}].name`, message: `"${camera.name}" is already the name of cameras[${first}]` });
+    } else {
+      seen.set(camera.name, i);
+    }
+  });
+  return problems;
+}
+
+function resolvePaths(config: Config, base: string): void {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  config.store.path = abs(config.store.path);
+  config.index.path = abs(config.index.path);
+  config.socket.path = abs(config.socket.path);
+  for (const camera of config.cameras) {
+    if (camera.source.kind !== 'test-pattern' && camera.source.credentialsFile !== undefined) {
+      camera.source.credentialsFile = abs(camera.source.credentialsFile);
+    }
+  }
+  if (config.web) {
+    config.web.tls.cert = abs(config.web.tls.cert);
+    config.web.tls.key = abs(config.web.tls.key);
+  }
+}
+
+/**
+ * Checks that need the filesystem: credentials files exist, are readable by us, and are
+ * not readable by others (DESIGN.md). Their contents are never put into a message.
+ */
+export function checkFiles(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  config.cameras.forEach((camera, i) => {
+    if (camera.source.kind === 'test-pattern' || camera.source.credentialsFile === undefined) return;
+    const file = camera.source.credentialsFile;
+    const at = `cameras[${i}].source.credentialsFile`;
+    try {
+      const mode = statSync(file).mode;
+      if ((mode & 0o007) !== 0) {
+        problems.push({ path: at, message: `${file} is readable by others (mode ${(mode & 0o777).toString(8)}); run chmod 640 ${file}` });
+        return;
+      }
+      accessSync(file, constants.R_OK);
+      const line = readFileSync(file, 'utf8').split('\n')[0] ?? '';
+      if (!line.includes(':')) problems.push({ path: at, message: `${file} must hold user:password on its first line` });
+    } catch (err) {
+      problems.push({ path: at, message: `${file} cannot be read (${errnoOf(err) ?? String(err)})` });
+    }
+  });
+  return problems;
+}
+
+export interface ParsedConfig {
+  config?: Config;
+  problems: ConfigProblem[];
+}
+
+/** Parses and validates YAML text; relative paths are taken from `baseDir`. */
+export function parseConfig(text: string, baseDir: string): ParsedConfig {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        path: e.linePos ? `line ${e.linePos[0].line}` : '(root)',
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    };
+  }
+  const data: unknown = doc.toJS() ?? {};
+  if (!validateConfig(data)) {
+    const seen = new Set<string>();
+    const problems = (validateConfig.errors ?? []).map(describe).filter((p) => {
+      const key = `${p.path}: ${p.message}`;
+      return seen.has(key) ? false : (seen.add(key), true);
+    });
+    return { problems };
+  }
+  const problems = uniqueNames(data.cameras);
+  if (problems.length > 0) return { problems };
+  resolvePaths(data, baseDir);
+  return { config: data, problems: [] };
+}
+
+/** Reads a configuration file; problems name the file only where the file itself is at fault. */
+export function readConfigFile(file: string): ParsedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { problems: [{ path: file, message: `cannot be read (${errnoOf(err) ?? String(err)})` }] };
+  }
+  const parsed = parseConfig(text, dirname(resolve(file)));
+  if (parsed.config) parsed.problems.push(...checkFiles(parsed.config));
+  return parsed.problems.length > 0 ? { problems: parsed.problems } : parsed;
+}
+
+/** For the daemon: the configuration, or a LibcamError listing every problem. */
+export function loadConfig(file: string): Config {
+  const { config, problems } = readConfigFile(file);
+  if (!config || problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
+    throw new LibcamError('invalid-config', `configuration ${file} is invalid:\n${lines}`, { file, problems });
+  }
+  return config;
+}

@@ -1,0 +1,176 @@
+import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
+
+/**
+ * The JSON Schema of /etc/libcam/libcam.yaml. Every default lives here and nowhere else:
+ * the loader validates with `useDefaults`, and code reads the filled-in values.
+ * The key names are a contract (DESIGN.md): add keys, rename none.
+ */
+const duration = { type: 'string', pattern: DURATION_PATTERN };
+const size = { type: 'string', pattern: SIZE_PATTERN };
+const path = { type: 'string', minLength: 1 };
+const credentialsFile = { ...path, description: 'file holding user:password on one line, not readable by others' };
+
+const rtspSource = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'url'],
+  properties: {
+    kind: { const: 'rtsp' },
+    url: { type: 'string', pattern: '^rtsps?://[^\\s]+$' },
+    credentialsFile,
+  },
+};
+
+const onvifSource = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'url'],
+  properties: {
+    kind: { const: 'onvif' },
+    url: { type: 'string', pattern: '^https?://[^\\s]+$' },
+    credentialsFile,
+    profile: { type: 'string', minLength: 1, description: 'media profile token; the first profile when absent' },
+  },
+};
+
+const testPatternSource = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind'],
+  properties: {
+    kind: { const: 'test-pattern' },
+    width: { type: 'integer', minimum: 16, maximum: 3840, default: 1280 },
+    height: { type: 'integer', minimum: 16, maximum: 2160, default: 720 },
+    fps: { type: 'integer', minimum: 1, maximum: 60, default: 15 },
+    codec: { enum: ['h264', 'h265'], default: 'h264' },
+    pattern: { enum: ['smpte', 'ball', 'snow', 'black', 'circular'], default: 'smpte' },
+  },
+};
+
+export const configSchema = {
+  $id: 'https://libcam.example/schema/libcam.yaml.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['cameras'],
+  properties: {
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { ...path, default: '/srv/libcam' },
+        segmentSeconds: { type: 'integer', minimum: 2, maximum: 60, default: 10 },
+      },
+    },
+    index: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { path: { ...path, default: '/var/lib/libcam/index' } },
+    },
+    socket: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        path: { ...path, default: '/run/libcam/libcam.sock' },
+        group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*\\$?$', default: 'libcam' },
+      },
+    },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxAge: { ...duration, default: '30d' },
+        maxBytes: { ...size, description: 'cap on the whole store; no cap when absent (minFreeBytes still applies)' },
+        minFreeBytes: { ...size, default: '20GB' },
+      },
+    },
+    pause: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { maxDuration: { ...duration, default: '8h' } },
+    },
+    cameras: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'source'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 64 },
+          source: {
+            type: 'object',
+            required: ['kind'],
+            properties: { kind: { enum: ['rtsp', 'onvif', 'test-pattern'] } },
+            discriminator: { propertyName: 'kind' },
+            oneOf: [rtspSource, onvifSource, testPatternSource],
+          },
+          enabled: { type: 'boolean', default: true },
+          retention: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { maxAge: duration },
+          },
+        },
+      },
+    },
+    notify: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['director', 'smtp'],
+      properties: {
+        director: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['email'],
+          properties: { email: { type: 'string', format: 'email' } },
+        },
+        smtp: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['host', 'from'],
+          properties: {
+            host: { type: 'string', minLength: 1 },
+            port: { type: 'integer', minimum: 1, maximum: 65535, default: 25 },
+            from: { type: 'string', format: 'email' },
+            secure: { type: 'boolean', default: false },
+          },
+        },
+      },
+    },
+    web: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tls'],
+      properties: {
+        listen: { type: 'string', pattern: '^[^\\s]+:[0-9]{1,5}$', default: '0.0.0.0:8443' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: { cert: path, key: path },
+        },
+        allow: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[0-9a-fA-F:.]+/[0-9]{1,3}$' },
+          default: [],
+        },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } },
+    },
+  },
+} as const;
+
+/** Human wording for the patterns above, used in place of ajv's "must match pattern …". */
+export const PATTERN_HINTS: Record<string, string> = {
+  [DURATION_PATTERN]: 'must be a duration such as 30s, 15m, 2h or 30d',
+  [SIZE_PATTERN]: 'must be a size such as 500MB, 20GB or 2TB',
+};
