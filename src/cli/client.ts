@@ -1,0 +1,96 @@
+import { connect } from 'node:net';
+import { userInfo } from 'node:os';
+import { LibcamError, errnoOf, isErrorCode } from '../errors.js';
+import type { Actor, MethodName, Methods, Reply, Request } from '../protocol.js';
+
+export const DEFAULT_SOCKET = '/run/libcam/libcam.sock';
+
+/** The OS account running the CLI: the daemon records it with every action. */
+export function currentActor(): Actor {
+  const uid = process.getuid?.() ?? -1;
+  try {
+    return { user: userInfo().username, uid };
+  } catch {
+    return { user: `uid:${uid}`, uid }; // no passwd entry (a container, an LDAP outage): the uid still identifies
+  }
+}
+
+function unreachable(path: string, err: unknown): LibcamError {
+  const errno = errnoOf(err);
+  const hint =
+    errno === 'EACCES'
+      ? `permission denied: is your account in the socket's group (usually libcam)?`
+      : errno === 'ENOENT'
+        ? 'no socket there: is libcamd running (systemctl status libcamd)? Use --socket or $LIBCAM_SOCKET for another path'
+        : `${errno ?? String(err)}: is libcamd running (systemctl status libcamd)?`;
+  return new LibcamError('unavailable', `cannot reach libcamd at ${path}: ${hint}`, { socket: path, errno });
+}
+
+function isReply(value: unknown): value is Reply {
+  return typeof value === 'object' && value !== null && 'id' in value && ('ok' in value || 'progress' in value);
+}
+
+/** One request over the control socket; progress lines go to `onProgress`. */
+export class Client {
+  private nextId = 1;
+
+  constructor(readonly socketPath: string) {}
+
+  call<M extends MethodName>(
+    method: M,
+    params: Methods[M]['params'],
+    onProgress?: (data: unknown) => void,
+  ): Promise<Methods[M]['result']> {
+    // The daemon answers with the result type of the shared protocol module; this is the
+    // one place where the socket's JSON is taken as that type.
+    // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
+    return this.send(method, params, onProgress) as Promise<Methods[M]['result']>;
+  }
+
+  /** Sends any method name: also used to show how the daemon answers what it does not know. */
+  send(method: string, params: object, onProgress?: (data: unknown) => void): Promise<unknown> {
+    const request: Request = { id: this.nextId++, method, params: { ...params }, actor: currentActor() };
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.socketPath);
+      let buffer = '';
+      let settled = false;
+      const settle = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        fn();
+      };
+      socket.setEncoding('utf8');
+      socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+      socket.on('error', (err) => settle(() => reject(unreachable(this.socketPath, err))));
+      socket.on('close', () =>
+        settle(() => reject(new LibcamError('unavailable', `libcamd at ${this.socketPath} closed the connection without answering`))),
+      );
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) !== -1) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          let reply: unknown;
+          try {
+            reply = JSON.parse(line);
+          } catch {
+            settle(() => reject(new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`)));
+            return;
+          }
+          if (!isReply(reply)) continue;
+          if ('progress' in reply) {
+            onProgress?.(reply.progress);
+          } else if (reply.ok) {
+            const result = reply.result;
+            settle(() => resolve(result));
+          } else {
+            const { code, message, details } = reply.error;
+            settle(() => reject(new LibcamError(isErrorCode(code) ? code : 'internal', message, details)));
+          }
+        }
+      });
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { formatBytes, formatDuration } from '../../config/units.js';
+import type { CameraStatus, StatusResult } from '../../protocol.js';
+import { contextOf } from '../context.js';
+import { printJson, printText, table } from '../output.js';
+
+function detail(camera: CameraStatus): string | null {
+  if (camera.pause) return `paused (${camera.pause.reason}) until ${camera.pause.until} by ${camera.pause.by}`;
+  return camera.reason;
+}
+
+export function renderStatus(status: StatusResult): string {
+  const head = `libcamd ${status.version}, up ${formatDuration(status.uptimeS * 1000)}; store ${status.store.path}: ${formatBytes(status.store.bytes)} of footage, ${formatBytes(status.store.freeBytes)} free`;
+  if (status.cameras.length === 0) return `${head}\nno cameras configured`;
+  const rows = status.cameras.map((c) => [c.name, c.state, c.since, c.lastSegmentEnd, detail(c)]);
+  return `${head}\n\n${table(['CAMERA', 'STATE', 'SINCE', 'LAST SEGMENT END', 'DETAIL'], rows)}`;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description("the daemon's version, uptime and store use, and each camera's state")
+    .addHelpText(
+      'after',
+      '\nCamera states: recording, connecting, backoff (waiting to retry), paused, disabled, error (see DETAIL).\n\nExample:\n  libcam status --json | jq \'.cameras[] | select(.state != "recording")\'',
+    )
+    .action(async (_opts: unknown, command: Command) => {
+      const { client, json } = contextOf(command);
+      const status = await client.call('status', {});
+      if (json) printJson(status);
+      else printText(renderStatus(status));
+    });
+}

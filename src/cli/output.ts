@@ -1,0 +1,29 @@
+import Table from 'cli-table3';
+
+/** Column-aligned text with a header row and no borders: readable over SSH, easy to grep. */
+export function table(head: string[], rows: (string | number | null)[][]): string {
+  const t = new Table({
+    head,
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+      bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+    },
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+  });
+  for (const row of rows) t.push(row.map((cell) => (cell === null ? '-' : String(cell))));
+  return t.toString().split('\n').map((line) => line.trimEnd()).join('\n');
+}
+
+export interface Output {
+  json: boolean;
+}
+
+/** `--json`: one JSON document on stdout and nothing else there. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printText(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}

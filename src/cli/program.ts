@@ -1,0 +1,24 @@
+import { Command, Option } from 'commander';
+import { VERSION } from '../version.js';
+import { registerCameras } from './commands/cameras.js';
+import { registerConfig } from './commands/config.js';
+import { registerStatus } from './commands/status.js';
+
+/** The `libcam` command tree; handlers only parse, call the daemon and print. */
+export function buildProgram(): Command {
+  const program = new Command('libcam')
+    .description('Control the libcam recording daemon (libcamd) over its Unix socket.')
+    .addOption(new Option('--socket <path>', 'control socket (default: $LIBCAM_SOCKET, else /run/libcam/libcam.sock)'))
+    .option('--json', 'print one JSON document on stdout and nothing else there')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 done, 1 the operation failed, 2 bad usage or input, 3 the daemon cannot be reached, 4 verify found the bundle invalid.',
+    );
+  registerStatus(program);
+  registerCameras(program);
+  registerConfig(program);
+  return program;
+}

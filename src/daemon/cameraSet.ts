@@ -1,0 +1,92 @@
+import type { CameraConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { redactUrl } from '../log.js';
+import type { CameraListEntry, CameraState, CameraStatus } from '../protocol.js';
+
+/** What the daemon needs of one camera's recorder, whatever drives it. */
+export interface CameraRuntime {
+  readonly name: string;
+  status(): CameraStatus;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A camera that is configured but not recorded (`enabled: false`). */
+export class DisabledCamera implements CameraRuntime {
+  private readonly since = new Date().toISOString();
+  constructor(readonly name: string) {}
+  status(): CameraStatus {
+    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null };
+  }
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The URL shown to users for a source; credentials are never part of it. */
+export function displayUrl(camera: CameraConfig): string {
+  const source = camera.source;
+  switch (source.kind) {
+    case 'rtsp':
+    case 'onvif':
+      return redactUrl(source.url);
+    case 'test-pattern':
+      return `test-pattern://${source.width}x${source.height}@${source.fps}/${source.codec}`;
+  }
+}
+
+/**
+ * Every configured camera, each with its own runtime. A camera that fails to start is
+ * logged and left in its error state; it never stops the others.
+ */
+export class CameraSet {
+  private readonly runtimes: CameraRuntime[];
+
+  constructor(
+    private readonly cameras: CameraConfig[],
+    make: (camera: CameraConfig) => CameraRuntime,
+    private readonly log: Logger,
+  ) {
+    this.runtimes = cameras.map((camera) => (camera.enabled ? make(camera) : new DisabledCamera(camera.name)));
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(
+      this.runtimes.map((runtime) =>
+        runtime.start().catch((err: unknown) => this.log.error({ err, camera: runtime.name }, 'camera failed to start')),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.runtimes.map((runtime) =>
+        runtime.stop().catch((err: unknown) => this.log.error({ err, camera: runtime.name }, 'camera failed to stop cleanly')),
+      ),
+    );
+  }
+
+  status(): CameraStatus[] {
+    return this.runtimes.map((runtime) => runtime.status());
+  }
+
+  list(): CameraListEntry[] {
+    const states = new Map<string, CameraState>(this.status().map((s) => [s.name, s.state]));
+    return this.cameras.map((camera) => ({
+      name: camera.name,
+      source: { kind: camera.source.kind, url: displayUrl(camera) },
+      state: states.get(camera.name) ?? 'disabled',
+    }));
+  }
+
+  /** `2 recording, 1 error` — for sd_notify's STATUS= and the log. */
+  summary(): string {
+    const counts = new Map<CameraState, number>();
+    for (const s of this.status()) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+    const parts = [...counts].map(([state, n]) => `${n} ${state}`);
+    return parts.length > 0 ? `cameras: ${parts.join(', ')}` : 'no cameras configured';
+  }
+}

@@ -1,0 +1,106 @@
+import { statfs } from 'node:fs/promises';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { StatusResult } from '../protocol.js';
+import { IndexDb } from '../store/indexDb.js';
+import { VERSION } from '../version.js';
+import { CameraSet, type CameraRuntime } from './cameraSet.js';
+import { Dispatcher } from './dispatcher.js';
+import { gidOf } from './group.js';
+import { SdNotify } from './sdNotify.js';
+import { SocketServer } from './socketServer.js';
+import { StoreLock } from './storeLock.js';
+import type { CameraConfig } from '../config/types.js';
+
+export interface DaemonOptions {
+  config: Config;
+  configFile: string;
+  log: Logger;
+  makeCamera: (camera: CameraConfig, index: IndexDb) => CameraRuntime;
+  notify?: SdNotify;
+}
+
+interface Component {
+  name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+/**
+ * The composition root: builds every component (no I/O in constructors), starts them
+ * in order, and stops the started ones in reverse. READY=1 is sent only once the
+ * control socket answers.
+ */
+export class Daemon {
+  private readonly startedAt = Date.now();
+  private readonly index: IndexDb;
+  private readonly cameras: CameraSet;
+  private readonly socket: SocketServer;
+  private readonly lock: StoreLock;
+  private readonly notify: SdNotify;
+  private started: Component[] = [];
+
+  constructor(private readonly opts: DaemonOptions) {
+    const { config, log } = opts;
+    this.notify = opts.notify ?? new SdNotify();
+    this.lock = new StoreLock(config.store.path, config.socket.path);
+    this.index = new IndexDb(config.index.path);
+    this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, this.index), log.child({ component: 'cameras' }));
+    const dispatcher = new Dispatcher({
+      status: () => this.status(),
+      'cameras.list': () => Promise.resolve(this.cameras.list()),
+    });
+    this.socket = new SocketServer({
+      path: config.socket.path,
+      log: log.child({ component: 'socket' }),
+      handle: (request, progress) => dispatcher.handle(request, progress),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    const components: Component[] = [
+      { name: 'store lock', start: () => this.lock.acquire(), stop: () => this.lock.release() },
+      { name: 'index', start: () => this.index.start(), stop: () => this.index.stop() },
+      { name: 'cameras', start: () => this.cameras.start(), stop: () => this.cameras.stop() },
+      {
+        name: 'control socket',
+        start: () => this.socket.start(gidOf(config.socket.group)),
+        stop: () => this.socket.stop(),
+      },
+    ];
+    for (const component of components) {
+      await component.start();
+      this.started.unshift(component);
+      log.debug({ component: component.name }, 'started');
+    }
+    const summary = this.cameras.summary();
+    this.notify.ready(summary);
+    log.info({ version: VERSION, config: this.opts.configFile, store: config.store.path, socket: config.socket.path }, `libcamd ready: ${summary}`);
+  }
+
+  /** Stops whatever was started, in reverse order; a component that fails to stop does not keep the rest running. */
+  async stop(): Promise<void> {
+    this.notify.stopping();
+    const started = this.started;
+    this.started = [];
+    for (const component of started) {
+      try {
+        await component.stop();
+      } catch (err) {
+        this.opts.log.error({ err, component: component.name }, 'component failed to stop cleanly');
+      }
+    }
+  }
+
+  async status(): Promise<StatusResult> {
+    const { store } = this.opts.config;
+    const fs = await statfs(store.path);
+    return {
+      version: VERSION,
+      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+      store: { path: store.path, bytes: 0, freeBytes: fs.bavail * fs.bsize },
+      cameras: this.cameras.status(),
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { LibcamError } from '../errors.js';
+import { METHOD_NAMES, PARAM_SCHEMAS, isMethodName, type Actor, type MethodName, type Methods, type Request } from '../protocol.js';
+
+export interface CallContext {
+  actor: Actor | undefined;
+  progress: (data: unknown) => void;
+}
+
+export type Handlers = {
+  [M in MethodName]: (params: Methods[M]['params'], ctx: CallContext) => Promise<Methods[M]['result']>;
+};
+
+type Validators = { [M in MethodName]: ValidateFunction<Methods[M]['params']> };
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true });
+
+function compileAll(): Validators {
+  return {
+    status: ajv.compile<Methods['status']['params']>(PARAM_SCHEMAS.status),
+    'cameras.list': ajv.compile<Methods['cameras.list']['params']>(PARAM_SCHEMAS['cameras.list']),
+  };
+}
+
+const validators = compileAll();
+
+/** Routes a request to its handler once its params match the method's schema. */
+export class Dispatcher {
+  constructor(private readonly handlers: Handlers) {}
+
+  async handle(request: Request, progress: (data: unknown) => void): Promise<unknown> {
+    const { method } = request;
+    if (!isMethodName(method)) {
+      throw new LibcamError('usage', `unknown method "${method}"; known: ${METHOD_NAMES.join(', ')}`, { method });
+    }
+    return this.call(method, request.params ?? {}, { actor: request.actor, progress });
+  }
+
+  private async call<M extends MethodName>(method: M, params: unknown, ctx: CallContext): Promise<Methods[M]['result']> {
+    const validate: ValidateFunction<Methods[M]['params']> = validators[method];
+    if (!validate(params)) {
+      const problems = (validate.errors ?? []).map((e) => {
+        const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : '';
+        return `params${e.instancePath.replace(/\//g, '.')} ${e.message ?? e.keyword}${extra}`;
+      });
+      throw new LibcamError('usage', `invalid params for ${method}: ${problems.join('; ')}`, { method, problems });
+    }
+    const handler: Handlers[M] = this.handlers[method];
+    return handler(params, ctx);
+  }
+}

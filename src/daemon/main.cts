@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * libcamd's entry point. It is CommonJS on purpose: libuv sizes its thread pool on first
+ * use, and the ES module loader reads files through that pool, so only a CommonJS entry
+ * can set UV_THREADPOOL_SIZE before anything touches it. Each camera's pipeline parks one
+ * pool thread on its bus (DESIGN.md, pitfalls); LevelDB, fs and crypto need the spare ones.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+const SPARE_THREADS = 4;
+const DEFAULT_CONFIG = '/etc/libcam/libcam.yaml';
+
+function configArg(argv: string[]): string {
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if ((arg === '--config' || arg === '-c') && argv[i + 1] !== undefined) return argv[i + 1] ?? DEFAULT_CONFIG;
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return DEFAULT_CONFIG;
+}
+
+/** Enabled cameras in the file; 0 when it cannot be read (run.js then reports why). */
+function countCameras(file: string): number {
+  try {
+    const doc: unknown = parse(readFileSync(file, 'utf8'));
+    if (typeof doc !== 'object' || doc === null || !('cameras' in doc) || !Array.isArray(doc.cameras)) return 0;
+    return doc.cameras.filter((c: unknown) => !(typeof c === 'object' && c !== null && 'enabled' in c && c.enabled === false)).length;
+  } catch {
+    return 0; // run.js validates the file properly and refuses to start with the reason
+  }
+}
+
+if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
+  process.env['UV_THREADPOOL_SIZE'] = String(countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS);
+}
+
+import('./run.js').catch((err: unknown) => {
+  process.stderr.write(`libcamd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

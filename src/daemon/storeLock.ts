@@ -1,0 +1,81 @@
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LibcamError, errnoOf } from '../errors.js';
+
+const LOCK_NAME = '.libcamd.lock';
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoOf(err) === 'EPERM';
+  }
+}
+
+/**
+ * One daemon per store: a lock file holding the owner's pid and socket, written aside
+ * and hard-linked into place so that it never exists half-written. A lock left by a
+ * daemon that died is taken over; a live owner is named.
+ */
+export class StoreLock {
+  private readonly file: string;
+  private held = false;
+
+  constructor(
+    private readonly storePath: string,
+    private readonly socketPath: string,
+  ) {
+    this.file = join(storePath, LOCK_NAME);
+  }
+
+  acquire(): void {
+    mkdirSync(this.storePath, { recursive: true, mode: 0o750 });
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const aside = `${this.file}.${process.pid}`;
+      try {
+        writeFileSync(aside, `${JSON.stringify({ pid: process.pid, socket: this.socketPath })}\n`, { mode: 0o640 });
+        linkSync(aside, this.file);
+        this.held = true;
+        return;
+      } catch (err) {
+        if (errnoOf(err) !== 'EEXIST') throw new LibcamError('io', `cannot create ${this.file}: ${String(err)}`);
+      } finally {
+        unlinkSync(aside);
+      }
+      const owner = this.owner();
+      if (owner && owner.pid !== process.pid && isRunning(owner.pid)) {
+        throw new LibcamError(
+          'conflict',
+          `store ${this.storePath} is in use by libcamd pid ${owner.pid} (socket ${owner.socket}); stop that daemon first`,
+          { store: this.storePath, pid: owner.pid, socket: owner.socket },
+        );
+      }
+      unlinkSync(this.file); // left by a daemon that is gone
+    }
+    throw new LibcamError('conflict', `could not take the lock ${this.file}`);
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    try {
+      unlinkSync(this.file);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+    }
+  }
+
+  private owner(): { pid: number; socket: string } | undefined {
+    try {
+      const data: unknown = JSON.parse(readFileSync(this.file, 'utf8'));
+      if (typeof data === 'object' && data !== null && 'pid' in data && typeof data.pid === 'number') {
+        const socket = 'socket' in data && typeof data.socket === 'string' ? data.socket : 'unknown';
+        return { pid: data.pid, socket };
+      }
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return undefined;
+    }
+    return undefined; // unreadable or half-written: the owner died while writing it
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The control socket's contract, imported by both the daemon and the CLI (DESIGN.md):
+ * newline-delimited JSON, one request `{id, method, params, actor}` per line, one reply
+ * envelope for every method, and a JSON Schema for every method's params.
+ */
+import type { ErrorCode, ErrorDetails } from './errors.js';
+
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+export const CAMERA_STATES = ['recording', 'connecting', 'backoff', 'paused', 'disabled', 'error'] as const;
+export type CameraState = (typeof CAMERA_STATES)[number];
+
+/** Who is asking: the OS account running `libcam`, as the CLI reports it. */
+export interface Actor {
+  user: string;
+  uid: number;
+}
+
+export interface Request {
+  id: string | number;
+  method: string;
+  params?: Record<string, unknown>;
+  actor?: Actor;
+}
+
+export type ReplyId = string | number | null;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details: ErrorDetails;
+}
+
+export type Reply =
+  | { id: ReplyId; ok: true; result: unknown }
+  | { id: ReplyId; ok: false; error: ErrorBody }
+  | { id: ReplyId; progress: unknown };
+
+export interface PauseInfo {
+  reason: 'maintenance' | 'privacy';
+  until: string;
+  by: string;
+  note: string | null;
+}
+
+export interface CameraStatus {
+  name: string;
+  state: CameraState;
+  since: string;
+  lastSegmentEnd: string | null;
+  pause: PauseInfo | null;
+  /** Why the camera is in `error` or `backoff`; null otherwise. */
+  reason: string | null;
+}
+
+export interface StatusResult {
+  version: string;
+  uptimeS: number;
+  store: { path: string; bytes: number; freeBytes: number };
+  cameras: CameraStatus[];
+}
+
+export interface CameraListEntry {
+  name: string;
+  source: { kind: 'rtsp' | 'onvif' | 'test-pattern'; url: string };
+  state: CameraState;
+}
+
+/** Every method: its params and its result. */
+export interface Methods {
+  status: { params: Record<string, never>; result: StatusResult };
+  'cameras.list': { params: Record<string, never>; result: CameraListEntry[] };
+}
+
+export type MethodName = keyof Methods;
+
+const noParams = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+/** Params schemas, all with `additionalProperties: false`. */
+export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
+  status: noParams,
+  'cameras.list': noParams,
+};
+
+export const METHOD_NAMES = Object.keys(PARAM_SCHEMAS);
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(PARAM_SCHEMAS, name);
+}
+
+/** The envelope every request line must match before its params are looked at. */
+export const REQUEST_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'method'],
+  properties: {
+    id: { type: ['string', 'integer'] },
+    method: { type: 'string', minLength: 1, maxLength: 64 },
+    params: { type: 'object' },
+    actor: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['user', 'uid'],
+      properties: { user: { type: 'string', maxLength: 64 }, uid: { type: 'integer', minimum: 0 } },
+    },
+  },
+} as const;
