@@ -38,7 +38,7 @@ export class LibcamError extends Error {
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+  return ERROR_CODES.some((code) => code === value);
 }
 
 /** Exit statuses of CLI.md: 1 failed, 2 bad usage or input, 3 no daemon, 4 invalid bundle. */

@@ -116,7 +116,7 @@ export interface ParsedConfig {
 
 /** Parses and validates YAML text; relative paths are taken from `baseDir`. */
 export function parseConfig(text: string, baseDir: string): ParsedConfig {
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     return {
       problems: doc.errors.map((e) => ({
@@ -140,7 +140,7 @@ export function parseConfig(text: string, baseDir: string): ParsedConfig {
   return { config: data, problems: [] };
 }
 
-/** Reads a configuration file; problems name the file only where the file itself is at fault. */
+/** Reads and validates a configuration file; the files it names are not looked at. */
 export function readConfigFile(file: string): ParsedConfig {
   let text: string;
   try {
@@ -148,14 +148,14 @@ export function readConfigFile(file: string): ParsedConfig {
   } catch (err) {
     return { problems: [{ path: file, message: `cannot be read (${errnoOf(err) ?? String(err)})` }] };
   }
-  const parsed = parseConfig(text, dirname(resolve(file)));
-  if (parsed.config) parsed.problems.push(...checkFiles(parsed.config));
-  return parsed.problems.length > 0 ? { problems: parsed.problems } : parsed;
+  return parseConfig(text, dirname(resolve(file)));
 }
 
-/** For the daemon: the configuration, or a LibcamError listing every problem. */
+/** For the daemon: the configuration with every file it names usable, or a LibcamError listing every problem. */
 export function loadConfig(file: string): Config {
-  const { config, problems } = readConfigFile(file);
+  const parsed = readConfigFile(file);
+  const config = parsed.config;
+  const problems = config ? checkFiles(config) : parsed.problems;
   if (!config || problems.length > 0) {
     const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
     throw new LibcamError('invalid-config', `configuration ${file} is invalid:\n${lines}`, { file, problems });

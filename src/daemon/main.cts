@@ -31,9 +31,10 @@ function countCameras(file: string): number {
   }
 }
 
-if (process.env['UV_THREADPOOL_SIZE'] === undefined) {
-  process.env['UV_THREADPOOL_SIZE'] = String(countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS);
-}
+// A value from the environment (the unit's Environment=) is a floor, never a cap.
+const needed = countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS;
+const given = Number(process.env['UV_THREADPOOL_SIZE'] ?? 0);
+process.env['UV_THREADPOOL_SIZE'] = String(Math.min(1024, Math.max(needed, Number.isFinite(given) ? given : 0)));
 
 import('./run.js').catch((err: unknown) => {
   process.stderr.write(`libcamd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

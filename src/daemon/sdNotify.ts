@@ -10,10 +10,19 @@ import { createRequire } from 'node:module';
  */
 type Send = (state: string) => void;
 
+/** sd-notify ships no types: this is the one call of its native part we use (notify.cc). */
+interface Binding {
+  sendState(state: string): void;
+}
+
+function isBinding(value: unknown): value is Binding {
+  return typeof value === 'object' && value !== null && 'sendState' in value && typeof value.sendState === 'function';
+}
+
 function loadSender(): Send | undefined {
   if (!process.env['NOTIFY_SOCKET']) return undefined;
-  const require = createRequire(import.meta.url);
-  const binding: typeof import('sd-notify') = require('sd-notify');
+  const binding: unknown = createRequire(import.meta.url)('sd-notify');
+  if (!isBinding(binding)) throw new Error('the sd-notify binding has no sendState(); reinstall with npm ci');
   return (state) => binding.sendState(state);
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readConfigFile } from '../../config/load.js';
+import { checkFiles, readConfigFile } from '../../config/load.js';
 import { LibcamError } from '../../errors.js';
 import { printJson, printText } from '../output.js';
 import type { GlobalOptions } from '../context.js';
@@ -10,13 +10,28 @@ export function registerConfig(program: Command): void {
     .command('check')
     .argument('<file>', 'a libcam.yaml to validate')
     .description('validates a configuration file without a daemon: every problem as "path: message"')
-    .addHelpText('after', '\nExit status 0 when the file is valid, 2 when it is not.\n\nExample:\n  libcam config check /etc/libcam/libcam.yaml')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Files the configuration names (credentials files) are checked too; a problem with one is',
+        'a warning here, because this machine may not be the appliance, but libcamd refuses to',
+        'start with it.',
+        '',
+        'Exit status 0 when the file is valid, 2 when it is not.',
+        '',
+        'Example:',
+        '  libcam config check /etc/libcam/libcam.yaml',
+      ].join('\n'),
+    )
     .action((file: string, _opts: unknown, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
       const { config: parsed, problems } = readConfigFile(file);
-      if (json) printJson({ ok: problems.length === 0, errors: problems });
-      else if (parsed && problems.length === 0) printText(`${file}: valid, ${parsed.cameras.length} camera(s)`);
-      else printText(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+      const warnings = parsed ? checkFiles(parsed) : [];
+      const lines = (list: typeof problems, prefix: string): string[] => list.map((p) => `${prefix}${p.path}: ${p.message}`);
+      if (json) printJson({ ok: problems.length === 0, errors: problems, warnings });
+      else if (parsed) printText([`${file}: valid, ${parsed.cameras.length} camera(s)`, ...lines(warnings, 'warning: ')].join('\n'));
+      else printText(lines(problems, '').join('\n'));
       if (problems.length > 0) {
         throw new LibcamError('invalid-config', `${file} has ${problems.length} problem(s)`, { reported: true });
       }

@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { MAX_REQUEST_BYTES } from '../src/protocol.js';
+import { cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
+
+const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
+
+t.test('a real libcamd on a test-pattern config', async (t) => {
+  const daemon = await startDaemon(t);
+
+  t.test('libcam status --json returns the documented fields', async (t) => {
+    const r = cli(['status', '--json'], { socket: daemon.socket });
+    t.equal(r.status, 0, r.stderr);
+    const status = JSON.parse(r.stdout) as Record<string, unknown> & {
+      store: Record<string, unknown>;
+      cameras: Record<string, unknown>[];
+    };
+    t.type(status['version'], 'string');
+    t.type(status['uptimeS'], 'number');
+    t.type(status.store['bytes'], 'number');
+    t.ok(Number(status.store['freeBytes']) > 0, 'free bytes of the store filesystem');
+    t.same(status.cameras.map((c) => c['name']), ['front-desk', 'stacks']);
+    for (const camera of status.cameras) {
+      t.ok(['recording', 'connecting', 'backoff', 'paused', 'disabled', 'error'].includes(String(camera['state'])), 'a documented state');
+      t.ok(!Number.isNaN(Date.parse(String(camera['since']))), 'since is an ISO time');
+      t.ok('lastSegmentEnd' in camera && 'pause' in camera, 'lastSegmentEnd and pause are present');
+    }
+  });
+
+  t.test('the human status is a table with both cameras', async (t) => {
+    const r = cli(['status'], { socket: daemon.socket });
+    t.equal(r.status, 0);
+    t.match(r.stdout, /CAMERA\s+STATE\s+SINCE/);
+    t.match(r.stdout, /^front-desk\s+\w+/m);
+    t.match(r.stdout, /^stacks\s+\w+/m);
+  });
+
+  t.test('cameras list shows sources without credentials', async (t) => {
+    const r = cli(['--json', 'cameras', 'list'], { socket: daemon.socket });
+    t.equal(r.status, 0);
+    const list = JSON.parse(r.stdout) as { name: string; source: { kind: string; url: string }; state: string }[];
+    t.same(list.map((c) => [c.name, c.source.kind]), [['front-desk', 'test-pattern'], ['stacks', 'test-pattern']]);
+  });
+
+  t.test('the socket is 0660 and belongs to the configured group', async (t) => {
+    const st = statSync(daemon.socket);
+    t.ok(st.isSocket());
+    t.equal(st.mode & 0o777, 0o660);
+    t.equal(st.gid, libcamGid);
+  });
+
+  t.test('malformed traffic gets error replies and the daemon keeps answering', async (t) => {
+    const replies = jsonLines(
+      await rawExchange(
+        daemon.socket,
+        [
+          'this is not json',
+          '{"id":1}',
+          '{"id":2,"method":"no.such.method"}',
+          '{"id":3,"method":"status","params":{"verbose":true}}',
+          '{"id":4,"method":"status","params":[]}',
+          '[1,2,3]',
+          '{"id":5,"method":"status"}',
+          '',
+        ].join('\n'),
+        1500,
+      ),
+    );
+    const byId = new Map(replies.map((r) => [r['id'], r]));
+    t.equal(replies.length, 7, 'one reply per line');
+    const errorCode = (r: Record<string, unknown> | undefined): unknown => (r?.['error'] as { code?: string } | undefined)?.code;
+    t.equal(replies.filter((r) => r['id'] === null && r['ok'] === false).length, 2, 'non-JSON and non-object lines: id null, ok false');
+    t.equal(errorCode(byId.get(1)), 'usage', 'missing method');
+    t.match(byId.get(2), { ok: false, error: { code: 'usage', message: /unknown method "no.such.method"/ } });
+    t.match(byId.get(3), { ok: false, error: { code: 'usage', message: /verbose/ } });
+    t.equal(errorCode(byId.get(4)), 'usage', 'params must be an object');
+    t.match(byId.get(5), { ok: true, result: { version: String } }, 'a good request on the same connection still works');
+  });
+
+  t.test('an oversized line is refused and the connection closed', async (t) => {
+    const big = Buffer.alloc(MAX_REQUEST_BYTES + 4096, 0x61);
+    const reply = jsonLines(await rawExchange(daemon.socket, big, 5000));
+    t.match(reply[0], { id: null, ok: false, error: { code: 'too-large' } });
+    t.equal(cli(['status'], { socket: daemon.socket }).status, 0, 'others are still served');
+  });
+
+  t.test('a client that hangs up mid-request does not harm the daemon', async (t) => {
+    await rawExchange(daemon.socket, '{"id":1,"method":"sta', 100);
+    await rawExchange(daemon.socket, '{"id":1,"method":"status"}\n', 0);
+    t.equal(cli(['status'], { socket: daemon.socket }).status, 0);
+  });
+
+  t.test('a second libcamd on the same store is refused, naming the store and the running daemon', async (t) => {
+    const other = shortDir(t);
+    const configFile = writeConfig(daemon.dir, { socket: { path: join(other, 'sock'), group: 'libcam' }, index: { path: join(other, 'index') } });
+    const second = spawnDaemon(t, other, configFile);
+    const { code } = await second.exited;
+    t.equal(code, 1);
+    t.match(second.stderr(), `store ${join(daemon.dir, 'store')} is in use by libcamd pid ${daemon.proc.pid}`);
+    t.equal(cli(['status'], { socket: daemon.socket }).status, 0, 'the first daemon is untouched');
+  });
+
+  t.test('SIGTERM stops it gracefully: exit 0 within 10 s, socket removed', async (t) => {
+    const started = Date.now();
+    daemon.proc.kill('SIGTERM');
+    const { code } = await daemon.exited;
+    t.equal(code, 0);
+    t.ok(Date.now() - started < 10_000, 'within 10 s');
+    t.equal(cli(['status'], { socket: daemon.socket }).status, 3, 'nothing answers afterwards');
+  });
+});
+
+t.test('a stale socket file from a crash is replaced; a live one is not stolen', async (t) => {
+  const dir = shortDir(t);
+  const configFile = writeConfig(dir);
+  const socket = join(dir, 'libcam.sock');
+  // A live listener that is not libcamd holds the socket path.
+  const squatter = createServer((c) => c.end());
+  await new Promise<void>((res) => squatter.listen(socket, res));
+  const refused = spawnDaemon(t, dir, configFile);
+  t.equal((await refused.exited).code, 1, 'refuses to steal a live socket');
+  t.match(refused.stderr(), `another daemon is answering on ${socket}`);
+  await new Promise<void>((res) => squatter.close(() => res()));
+
+  // A crash leaves a socket file that nobody listens on: bind one in a process that then exits.
+  execFileSync('/usr/bin/python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', socket]);
+  t.ok(statSync(socket).isSocket(), 'a stale socket file is there');
+  const daemon = spawnDaemon(t, dir, configFile);
+  await waitForSocket(socket);
+  t.equal(cli(['status'], { socket }).status, 0, 'the daemon replaced the stale file and answers');
+  daemon.proc.kill('SIGTERM');
+  t.equal((await daemon.exited).code, 0);
+});
+
+t.test('a second signal during shutdown exits at once, without the graceful path', async (t) => {
+  const daemon = await startDaemon(t);
+  // Two different signals: the kernel would merge two pending SIGTERMs into one.
+  daemon.proc.kill('SIGTERM');
+  daemon.proc.kill('SIGINT');
+  const { code } = await daemon.exited;
+  t.equal(code, 1, 'exit status 1: the second signal cut the graceful stop short');
+  t.match(daemon.stdout(), 'second signal: exiting at once');
+});
