@@ -23,3 +23,8 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i, '$1');
 }
+
+/** Any URLs inside free text (GStreamer error details, say) with their `user:pass@` removed. */
+export function redactUrls(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi, '$1');
+}

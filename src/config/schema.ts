@@ -16,7 +16,10 @@ const rtspSource = {
   required: ['kind', 'url'],
   properties: {
     kind: { const: 'rtsp' },
-    url: { type: 'string', pattern: '^rtsps?://[^\\s]+$' },
+    // Anything after the scheme is the camera's business: the URL only ever becomes a
+    // property of rtspsrc, never part of a pipeline description, so even a URL carrying
+    // `! filesink …` can do no harm; a bad one leaves that camera in `error`, not the box down.
+    url: { type: 'string', pattern: '^rtsps?://[^\\u0000-\\u001f]+$' },
     credentialsFile,
   },
 };

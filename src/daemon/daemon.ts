@@ -3,20 +3,23 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { StatusResult } from '../protocol.js';
 import { IndexDb } from '../store/indexDb.js';
+import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
 import { CameraSet, type CameraRuntime } from './cameraSet.js';
 import { Dispatcher } from './dispatcher.js';
 import { gidOf } from './group.js';
+import { listRecordings } from './recordings.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
 import { StoreLock } from './storeLock.js';
 import type { CameraConfig } from '../config/types.js';
+import type { CameraDeps } from './makeCamera.js';
 
 export interface DaemonOptions {
   config: Config;
   configFile: string;
   log: Logger;
-  makeCamera: (camera: CameraConfig, index: IndexDb) => CameraRuntime;
+  makeCamera: (camera: CameraConfig, deps: CameraDeps) => CameraRuntime;
   notify?: SdNotify;
 }
 
@@ -34,6 +37,7 @@ interface Component {
 export class Daemon {
   private readonly startedAt = Date.now();
   private readonly index: IndexDb;
+  private readonly store: SegmentStore;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
   private readonly lock: StoreLock;
@@ -45,10 +49,13 @@ export class Daemon {
     this.notify = opts.notify ?? new SdNotify();
     this.lock = new StoreLock(config.store.path, config.socket.path);
     this.index = new IndexDb(config.index.path);
-    this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, this.index), log.child({ component: 'cameras' }));
+    this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
+    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
+    this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
+      recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -99,7 +106,7 @@ export class Daemon {
     return {
       version: VERSION,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
-      store: { path: store.path, bytes: 0, freeBytes: fs.bavail * fs.bsize },
+      store: { path: store.path, bytes: await this.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
       cameras: this.cameras.status(),
     };
   }

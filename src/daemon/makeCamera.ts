@@ -1,14 +1,45 @@
 import type { CameraConfig } from '../config/types.js';
-import type { CameraStatus } from '../protocol.js';
+import type { Logger } from '../log.js';
+import { rtspPlan, testPatternPlan, type PipelinePlan } from '../pipeline/description.js';
+import { readCredentials, type Credentials } from '../pipeline/credentials.js';
+import { resolveOnvifStream } from '../pipeline/onvif.js';
+import { Recorder } from '../pipeline/recorder.js';
+import type { VideoCodec } from '../store/mp4.js';
+import type { SegmentStore } from '../store/segments.js';
 import type { CameraRuntime } from './cameraSet.js';
 
-/** Placeholder until the recorder lands: the camera is configured and waits to connect. */
-export function makeCamera(camera: CameraConfig): CameraRuntime {
-  const since = new Date().toISOString();
-  return {
+export interface CameraDeps {
+  store: SegmentStore;
+  segmentSeconds: number;
+  log: Logger;
+}
+
+/** How to build a camera's pipeline plan on each connect. */
+export function planFor(camera: CameraConfig, segmentSeconds: number): (codec: VideoCodec | undefined) => Promise<PipelinePlan> {
+  const source = camera.source;
+  switch (source.kind) {
+    case 'test-pattern':
+      return () => Promise.resolve(testPatternPlan(camera, segmentSeconds));
+    case 'rtsp':
+      return async (codec) => {
+        const credentials: Partial<Credentials> = source.credentialsFile ? await readCredentials(source.credentialsFile) : {};
+        return rtspPlan({ url: source.url, user: credentials.user, password: credentials.password }, segmentSeconds, codec);
+      };
+    case 'onvif':
+      return async (codec) => {
+        const credentials: Partial<Credentials> = source.credentialsFile ? await readCredentials(source.credentialsFile) : {};
+        const url = await resolveOnvifStream(source.url, credentials, source.profile);
+        return rtspPlan({ url, user: credentials.user, password: credentials.password }, segmentSeconds, codec);
+      };
+  }
+}
+
+export function makeCamera(camera: CameraConfig, deps: CameraDeps): CameraRuntime {
+  return new Recorder({
     name: camera.name,
-    status: (): CameraStatus => ({ name: camera.name, state: 'connecting', since, lastSegmentEnd: null, pause: null, reason: null }),
-    start: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
-  };
+    segmentSeconds: deps.segmentSeconds,
+    store: deps.store,
+    log: deps.log.child({ camera: camera.name }),
+    plan: planFor(camera, deps.segmentSeconds),
+  });
 }

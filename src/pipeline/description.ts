@@ -1,0 +1,95 @@
+import type { CameraConfig } from '../config/types.js';
+import type { VideoCodec } from '../store/mp4.js';
+
+/**
+ * GStreamer pipeline descriptions, as pure functions of a camera's configuration.
+ *
+ * Nothing from the configuration that is free text (URLs, paths, credentials) is ever put
+ * into the description: gst_parse_launch would read `! filesink location=…` in a URL as
+ * more elements. Only schema-checked integers and enums appear in it; the rest is set as
+ * element properties after construction (`properties`).
+ *
+ * Every description ends in the same recording tail: the parsed video goes into a `tee`
+ * named `live` (free for the live view to attach to), then a queue, then splitmuxsink
+ * with mp4mux writing fragmented MP4 (1 s fragments), so that a file cut short by a crash
+ * still plays up to the last complete fragment. Only the video stream is ever linked: a
+ * camera's audio never reaches the muxer (policy §1).
+ */
+export interface PipelinePlan {
+  description: string;
+  /** Properties to set on named elements after construction. */
+  properties: Record<string, Record<string, string | number | boolean>>;
+  /**
+   * Whether an EOS sent to the pipeline reaches splitmuxsink, so that stopping can close
+   * the open segment properly. Not so behind a funnel: it passes EOS on only once every
+   * input has it, and the branch of the codec the camera does not send never gets one.
+   */
+  eosReachesSink: boolean;
+}
+
+
+export const FRAGMENT_MS = 1000;
+/** Slack on top of the segment length: splitmuxsink only splits on keyframes. */
+const SPLIT_SLACK_NS = 500_000_000;
+
+function recordingTail(segmentSeconds: number): string {
+  const maxSizeTime = segmentSeconds * 1_000_000_000 + SPLIT_SLACK_NS;
+  return (
+    'tee name=live allow-not-linked=true ! queue name=recq max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ' +
+    `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
+    `muxer="mp4mux fragment-duration=${FRAGMENT_MS}"`
+  );
+}
+
+export interface NetworkSource {
+  url: string;
+  user?: string;
+  password?: string;
+}
+
+const DEPAYLOAD: Record<VideoCodec, string> = {
+  h264: 'application/x-rtp,media=video,encoding-name=H264 ! rtph264depay ! h264parse',
+  h265: 'application/x-rtp,media=video,encoding-name=H265 ! rtph265depay ! h265parse',
+};
+
+/**
+ * An RTSP camera (also an ONVIF camera, once its stream URI is known). rtspsrc's pads
+ * appear only once the camera has described its streams, and only a pad whose caps
+ * match a branch is linked: audio (and ONVIF metadata) pads stay unlinked and their data
+ * is dropped inside rtspsrc, so it never reaches the muxer.
+ *
+ * When the camera's codec is known (from its last recorded segment) there is one branch
+ * for it. When it is not, one branch per codec joined by a funnel; the recorder learns
+ * the codec from what it records. (parsebin would pick the depayloader by itself, but its
+ * parser then cannot negotiate the stream format mp4mux needs: not-linked, seen here
+ * with GStreamer 1.22.)
+ */
+export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: VideoCodec): PipelinePlan {
+  const src: Record<string, string | number | boolean> = { location: source.url };
+  if (source.user !== undefined) src['user-id'] = source.user;
+  if (source.password !== undefined) src['user-pw'] = source.password;
+  const rtsp = 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 ';
+  const video = codec
+    ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `
+    : `${rtsp}src. ! ${DEPAYLOAD.h264} ! funnel name=video src. ! ${DEPAYLOAD.h265} ! video. video. ! `;
+  return { description: video + recordingTail(segmentSeconds), properties: { src }, eosReachesSink: codec !== undefined };
+}
+
+/** The built-in test picture, encoded here (the only place libcam encodes anything). */
+export function testPatternPlan(camera: CameraConfig, segmentSeconds: number): PipelinePlan {
+  const source = camera.source;
+  if (source.kind !== 'test-pattern') throw new TypeError(`${camera.name} is not a test-pattern camera`);
+  const { width, height, fps, codec, pattern } = source;
+  const encoder =
+    codec === 'h264'
+      ? `x264enc tune=zerolatency speed-preset=ultrafast key-int-max=${fps} ! h264parse`
+      : `x265enc tune=zerolatency speed-preset=ultrafast key-int-max=${fps} ! h265parse`;
+  return {
+    description:
+      `videotestsrc name=src is-live=true pattern=${pattern} ` +
+      `! video/x-raw,width=${width},height=${height},framerate=${fps}/1 ! ${encoder} ! ` +
+      recordingTail(segmentSeconds),
+    properties: {},
+    eosReachesSink: true,
+  };
+}

@@ -1,0 +1,61 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The part of gstreamer-superficial libcam uses, typed. The binding ships no types; the
+ * shapes below are read off its Pipeline.cpp and GObjectWrap.cpp (1.7.4):
+ * - `new Pipeline(desc)` is gst_parse_launch: never put config strings in `desc`;
+ * - element properties are set by assignment; numbers travel as floats, so only whole
+ *   values that a float holds exactly should be set that way;
+ * - bus message fields of type guint64 (running-time) arrive as decimal strings;
+ * - `pollBus` parks one libuv pool thread per pipeline until the pipeline is NULL.
+ */
+export interface GstElement {
+  [property: string]: unknown;
+}
+
+export interface BusMessage {
+  type: string;
+  _src_element_name?: string;
+  name?: string;
+  message?: string;
+  debug?: string;
+  details?: string;
+  location?: string;
+  'running-time'?: string | number;
+  [field: string]: unknown;
+}
+
+export interface GstPipeline {
+  play(): void;
+  stop(): void;
+  sendEOS(): void;
+  findChild(name: string): GstElement | undefined;
+  pollBus(callback: (message: BusMessage) => void): void;
+}
+
+interface Binding {
+  Pipeline: new (description: string) => GstPipeline;
+}
+
+function isBinding(value: unknown): value is Binding {
+  return typeof value === 'object' && value !== null && 'Pipeline' in value && typeof value.Pipeline === 'function';
+}
+
+let binding: Binding | undefined;
+
+/** Loads the native binding on first use, so the CLI and tests of pure code never need it. */
+export function createPipeline(description: string): GstPipeline {
+  if (!binding) {
+    const loaded: unknown = createRequire(import.meta.url)('gstreamer-superficial');
+    if (!isBinding(loaded)) throw new Error('gstreamer-superficial has no Pipeline class; reinstall with npm ci');
+    binding = loaded;
+  }
+  return new binding.Pipeline(description);
+}
+
+/** A running-time field in milliseconds. */
+export function runningTimeMs(message: BusMessage): number | undefined {
+  const raw = message['running-time'];
+  const ns = typeof raw === 'string' ? Number(raw) : raw;
+  return typeof ns === 'number' && Number.isFinite(ns) ? ns / 1e6 : undefined;
+}

@@ -1,0 +1,291 @@
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { redactUrls } from '../log.js';
+import type { CameraState, CameraStatus } from '../protocol.js';
+import type { VideoCodec } from '../store/mp4.js';
+import type { GapEntry, SegmentStore } from '../store/segments.js';
+import type { CameraRuntime } from '../daemon/cameraSet.js';
+import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
+import type { PipelinePlan } from './description.js';
+import { createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
+
+export interface RecorderOptions {
+  name: string;
+  segmentSeconds: number;
+  store: SegmentStore;
+  log: Logger;
+  /**
+   * Builds the pipeline plan; called on every connect (credentials and ONVIF URIs are
+   * read afresh). `codec` is what the camera sent last, when known.
+   */
+  plan: (codec: VideoCodec | undefined) => Promise<PipelinePlan>;
+  clock?: Clock;
+  createPipeline?: (description: string) => GstPipeline;
+}
+
+interface Failure {
+  reason: string;
+  /** The camera refused the credentials: retry slowly, show state `error`. */
+  auth: boolean;
+}
+
+/** What a GStreamer error means to the person reading `libcam status`. */
+export function classifyError(message: BusMessage): Failure {
+  const text = `${message.message ?? ''} ${message.debug ?? ''} ${message.details ?? ''}`;
+  if (/\(401\)|Unauthorized/i.test(text)) {
+    return { reason: 'the camera refused the credentials (401 Unauthorized): check its credentialsFile', auth: true };
+  }
+  if (/\(404\)|Not Found/i.test(text)) return { reason: 'the camera has no stream at that URL (404 Not Found)', auth: false };
+  if (/Could not open resource|Failed to connect|Connection refused/i.test(text)) {
+    return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false };
+  }
+  return { reason: `camera stream failed: ${redactUrls(message.message ?? 'unknown GStreamer error')}`, auth: false };
+}
+
+/** Clock steps larger than this between the anchored segment time and the wall clock are logged. */
+const CLOCK_STEP_MS = 5000;
+const EOS_WAIT_MS = 5000;
+
+/**
+ * One camera's recorder: builds its pipeline, follows the bus, turns fragment messages
+ * into indexed segments, and on trouble tears the pipeline down, indexes what was
+ * written, records a gap and retries with backoff. Segment times are the wall clock read
+ * once when the pipeline starts (the anchor) plus the pipeline's running time.
+ */
+export class Recorder implements CameraRuntime {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private state: CameraState = 'connecting';
+  private since: number;
+  private reason: string | null = null;
+  private lastSegmentEnd: number | null = null;
+  private pipeline: GstPipeline | undefined;
+  private plan: PipelinePlan | undefined;
+  /** The camera's codec: undefined until learnt from a segment, null once it proved wrong. */
+  private codec: VideoCodec | null | undefined;
+  private run = 0;
+  private anchor = 0;
+  private failures = 0;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private readonly openStarts = new Map<string, number>();
+  private gap: GapEntry | undefined;
+  private eosWaiter: (() => void) | undefined;
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.name = opts.name;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log;
+    this.since = this.clock.now();
+  }
+
+  status(): CameraStatus {
+    return {
+      name: this.name,
+      state: this.state,
+      since: new Date(this.since).toISOString(),
+      lastSegmentEnd: this.lastSegmentEnd === null ? null : new Date(this.lastSegmentEnd).toISOString(),
+      pause: null,
+      reason: this.reason,
+    };
+  }
+
+  /** Reconciles what the last run left, then connects. Never throws for camera trouble. */
+  async start(): Promise<void> {
+    const { store } = this.opts;
+    await store.prepare(this.name);
+    await store.recover(this.name);
+    const head = await store.chainHead(this.name);
+    this.lastSegmentEnd = head?.end ?? null;
+    this.gap = (await store.openGap(this.name)) ?? (head ? await store.beginGap(this.name, head.end, 'daemon-down') : undefined);
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clock.clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.watchdogTimer);
+    const pipeline = this.pipeline;
+    if (pipeline && this.plan?.eosReachesSink) {
+      // EOS makes splitmuxsink close the open file properly; a camera that is gone cannot
+      // deliver it, so wait a bounded time and let recovery index what was written.
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(resolve, EOS_WAIT_MS);
+        this.eosWaiter = () => {
+          this.clock.clearTimeout(timer);
+          resolve();
+        };
+        pipeline.sendEOS();
+      });
+    }
+    this.teardown();
+    await this.opts.store.enqueue(this.name, () => Promise.resolve());
+    const recovered = await this.opts.store.recover(this.name);
+    this.noteSegments(recovered.map((s) => s.end));
+  }
+
+  private setState(state: CameraState, reason: string | null): void {
+    if (state !== this.state) this.since = this.clock.now();
+    this.state = state;
+    this.reason = reason;
+  }
+
+  private connect(): void {
+    this.connectOnce().catch((err: unknown) => {
+      this.fail(this.run, { reason: err instanceof Error ? redactUrls(err.message) : String(err), auth: false });
+    });
+  }
+
+  private async connectOnce(): Promise<void> {
+    if (this.stopped) return;
+    const run = ++this.run;
+    this.setState('connecting', this.state === 'connecting' ? this.reason : null);
+    if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
+    const plan = await this.opts.plan(this.codec ?? undefined);
+    if (run !== this.run || this.stopped) return;
+    this.plan = plan;
+    const pipeline = (this.opts.createPipeline ?? createPipeline)(plan.description);
+    for (const [elementName, properties] of Object.entries(plan.properties)) {
+      const element = pipeline.findChild(elementName);
+      if (!element) throw new Error(`pipeline has no element named ${elementName}`);
+      for (const [key, value] of Object.entries(properties)) element[key] = value;
+    }
+    const sink = pipeline.findChild('sink');
+    if (!sink) throw new Error('pipeline has no element named sink');
+    this.anchor = this.clock.now();
+    sink['location'] = join(this.opts.store.incomingDir(this.name), `${this.anchor}-%05d.mp4`);
+    this.pipeline = pipeline;
+    pipeline.pollBus((message) => this.onMessage(run, message));
+    pipeline.play();
+    this.armWatchdog(run);
+  }
+
+  private onMessage(run: number, message: BusMessage): void {
+    if (run !== this.run) return;
+    switch (message.type) {
+      case 'element':
+        if (message.name === 'splitmuxsink-fragment-opened') this.onOpened(run, message);
+        else if (message.name === 'splitmuxsink-fragment-closed') this.onClosed(run, message);
+        break;
+      case 'error':
+        this.log.warn({ error: redactUrls(message.message ?? ''), debug: redactUrls(message.debug ?? '') }, 'pipeline error');
+        if (this.codec && /not-linked/.test(message.debug ?? '')) {
+          // Nothing matched the codec of the last recording: the camera was reconfigured.
+          this.log.info({ codec: this.codec }, 'the camera no longer sends its last codec; listening for any');
+          this.codec = null;
+        }
+        this.fail(run, classifyError(message));
+        break;
+      case 'eos':
+        if (this.eosWaiter) this.eosWaiter();
+        else this.fail(run, { reason: 'the camera ended the stream', auth: false });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onOpened(run: number, message: BusMessage): void {
+    const location = message.location;
+    const rt = runningTimeMs(message);
+    if (location === undefined || rt === undefined) return;
+    let start = this.anchor + rt;
+    if (this.lastSegmentEnd !== null && start < this.lastSegmentEnd) {
+      // The wall clock went back since the last segment: never write overlapping footage.
+      this.log.warn({ behindMs: Math.round(this.lastSegmentEnd - start) }, 'wall clock is behind the last segment; shifting this run forward');
+      this.anchor += this.lastSegmentEnd - start;
+      start = this.lastSegmentEnd;
+    }
+    this.openStarts.set(location, start);
+    if (this.state !== 'recording') {
+      this.setState('recording', null);
+      this.log.info('recording');
+    }
+    const { store } = this.opts;
+    store.opened(this.name, location, start).catch((err: unknown) => this.log.error({ err }, 'cannot note an open segment'));
+    void store
+      .enqueue(this.name, async () => {
+        const gap = this.gap;
+        this.gap = undefined;
+        if (gap) await store.endGap(gap, start);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'cannot close the gap'));
+    this.armWatchdog(run);
+  }
+
+  private onClosed(run: number, message: BusMessage): void {
+    const location = message.location;
+    const rt = runningTimeMs(message);
+    if (location === undefined || rt === undefined) return;
+    const start = this.openStarts.get(location);
+    this.openStarts.delete(location);
+    if (start === undefined) return;
+    const end = this.anchor + rt;
+    const drift = this.clock.now() - end;
+    if (Math.abs(drift) > CLOCK_STEP_MS + this.opts.segmentSeconds * 1000) {
+      this.log.warn({ driftMs: Math.round(drift) }, 'wall clock stepped during this run; segment times follow the pipeline clock');
+    }
+    this.opts.store.closed(this.name, location, start, end).then(
+      (entry) => {
+        this.noteSegments([entry.end]);
+        this.failures = 0;
+        if (!this.codec) this.learnCodec();
+      },
+      (err: unknown) => this.log.error({ err, file: location }, 'cannot index a segment'),
+    );
+    this.armWatchdog(run);
+  }
+
+  private learnCodec(): void {
+    this.opts.store.lastCodec(this.name).then(
+      (codec) => {
+        if (codec) this.codec = codec;
+      },
+      (err: unknown) => this.log.warn({ err }, 'cannot read the codec of the last segment'),
+    );
+  }
+
+  private noteSegments(ends: number[]): void {
+    for (const end of ends) this.lastSegmentEnd = Math.max(this.lastSegmentEnd ?? end, end);
+  }
+
+  private armWatchdog(run: number): void {
+    this.clock.clearTimeout(this.watchdogTimer);
+    const limit = 3 * this.opts.segmentSeconds * 1000;
+    this.watchdogTimer = this.clock.setTimeout(
+      () => this.fail(run, { reason: `no video from the camera for ${limit / 1000} s`, auth: false }),
+      limit,
+    );
+  }
+
+  private teardown(): void {
+    this.run += 1;
+    this.clock.clearTimeout(this.watchdogTimer);
+    const pipeline = this.pipeline;
+    this.pipeline = undefined;
+    this.eosWaiter = undefined;
+    this.openStarts.clear();
+    pipeline?.stop(); // NULL state: releases the pool thread parked on its bus
+  }
+
+  private fail(run: number, failure: Failure): void {
+    if (run !== this.run || this.stopped) return;
+    this.teardown();
+    this.failures += 1;
+    const delay = failure.auth ? AUTH_RETRY_MS : backoffMs(this.failures);
+    this.setState(failure.auth ? 'error' : 'backoff', failure.reason);
+    this.log.warn({ reason: failure.reason, retryInMs: delay }, 'camera lost');
+    const { store } = this.opts;
+    const recovered = store.recover(this.name);
+    void store
+      .enqueue(this.name, async () => {
+        this.noteSegments((await recovered).map((s) => s.end));
+        this.gap ??= await store.beginGap(this.name, this.lastSegmentEnd ?? this.clock.now(), 'camera-lost');
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'cannot record the outage'));
+    this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
+  }
+}
