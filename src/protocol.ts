@@ -66,10 +66,36 @@ export interface CameraListEntry {
   state: CameraState;
 }
 
+export const GAP_CAUSES = ['camera-lost', 'paused-maintenance', 'paused-privacy', 'disk-full', 'daemon-down', 'file-lost'] as const;
+export type GapCause = (typeof GAP_CAUSES)[number];
+
+export interface RecordingsParams {
+  camera: string;
+  /** ISO 8601; the CLI resolves `now` and relative times before sending. */
+  from: string;
+  to: string;
+}
+
+export interface RecordingsResult {
+  camera: string;
+  from: string;
+  to: string;
+  /** Times ISO 8601 UTC; `file` is relative to the store. */
+  segments: { start: string; end: string; bytes: number; sha256: string; prev: string | null; file: string }[];
+  /** `end` is null while the gap is still open (the camera is not recording now). */
+  gaps: { start: string; end: string | null; cause: GapCause }[];
+  /** More than MAX_RECORDINGS segments matched: ask for a shorter range. */
+  truncated: boolean;
+}
+
+/** The most segments one `recordings` reply carries (a day of 2 s segments). */
+export const MAX_RECORDINGS = 50_000;
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
   'cameras.list': { params: Record<string, never>; result: CameraListEntry[] };
+  recordings: { params: RecordingsParams; result: RecordingsResult };
 }
 
 export type MethodName = keyof Methods;
@@ -77,9 +103,17 @@ export type MethodName = keyof Methods;
 const noParams = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 /** Params schemas, all with `additionalProperties: false`. */
+const isoTime = { type: 'string', minLength: 1, maxLength: 40 } as const;
+
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   status: noParams,
   'cameras.list': noParams,
+  recordings: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['camera', 'from', 'to'],
+    properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime },
+  },
 };
 
 export const METHOD_NAMES = Object.keys(PARAM_SCHEMAS);

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
+import { registerRecordings } from './commands/recordings.js';
 import { registerStatus } from './commands/status.js';
 
 /** The `libcam` command tree; handlers only parse, call the daemon and print. */
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     );
   registerStatus(program);
   registerCameras(program);
+  registerRecordings(program);
   registerConfig(program);
   return program;
 }

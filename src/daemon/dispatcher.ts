@@ -19,6 +19,7 @@ function compileAll(): Validators {
   return {
     status: ajv.compile<Methods['status']['params']>(PARAM_SCHEMAS.status),
     'cameras.list': ajv.compile<Methods['cameras.list']['params']>(PARAM_SCHEMAS['cameras.list']),
+    recordings: ajv.compile<Methods['recordings']['params']>(PARAM_SCHEMAS.recordings),
   };
 }
 
