@@ -83,7 +83,8 @@ export class Daemon {
     }
     const summary = this.cameras.summary();
     this.notify.ready(summary);
-    log.info({ version: VERSION, config: this.opts.configFile, store: config.store.path, socket: config.socket.path }, `libcamd ready: ${summary}`);
+    const threadPool = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+    log.info({ version: VERSION, config: this.opts.configFile, store: config.store.path, socket: config.socket.path, threadPool }, `libcamd ready: ${summary}`);
   }
 
   /** Stops whatever was started, in reverse order; a component that fails to stop does not keep the rest running. */

@@ -1,5 +1,6 @@
 import type { CameraConfig } from '../config/types.js';
 import type { VideoCodec } from '../store/mp4.js';
+import { endpointOf, type Endpoint } from './reachability.js';
 
 /**
  * GStreamer pipeline descriptions, as pure functions of a camera's configuration.
@@ -11,7 +12,7 @@ import type { VideoCodec } from '../store/mp4.js';
  *
  * Every description ends in the same recording tail: the parsed video goes into a `tee`
  * named `live` (free for the live view to attach to), then a queue, then splitmuxsink
- * with mp4mux writing fragmented MP4 (1 s fragments), so that a file cut short by a crash
+ * with mp4mux writing fragmented MP4 (half-second fragments), so that a file cut short by a crash
  * still plays up to the last complete fragment. Only the video stream is ever linked: a
  * camera's audio never reaches the muxer (policy §1).
  */
@@ -25,10 +26,12 @@ export interface PipelinePlan {
    * input has it, and the branch of the codec the camera does not send never gets one.
    */
   eosReachesSink: boolean;
+  /** Where the camera listens: probed during backoff to notice at once when it is back. */
+  endpoint?: Endpoint | undefined;
 }
 
 
-export const FRAGMENT_MS = 1000;
+export const FRAGMENT_MS = 500;
 /** Slack on top of the segment length: splitmuxsink only splits on keyframes. */
 const SPLIT_SLACK_NS = 500_000_000;
 
@@ -72,7 +75,12 @@ export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: 
   const video = codec
     ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `
     : `${rtsp}src. ! ${DEPAYLOAD.h264} ! funnel name=video src. ! ${DEPAYLOAD.h265} ! video. video. ! `;
-  return { description: video + recordingTail(segmentSeconds), properties: { src }, eosReachesSink: codec !== undefined };
+  return {
+    description: video + recordingTail(segmentSeconds),
+    properties: { src },
+    eosReachesSink: codec !== undefined,
+    endpoint: endpointOf(source.url),
+  };
 }
 
 /** The built-in test picture, encoded here (the only place libcam encodes anything). */

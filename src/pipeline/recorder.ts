@@ -8,6 +8,7 @@ import type { GapEntry, SegmentStore } from '../store/segments.js';
 import type { CameraRuntime } from '../daemon/cameraSet.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { PipelinePlan } from './description.js';
+import { tcpReachable, type Endpoint } from './reachability.js';
 import { createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 
 export interface RecorderOptions {
@@ -28,6 +29,8 @@ interface Failure {
   reason: string;
   /** The camera refused the credentials: retry slowly, show state `error`. */
   auth: boolean;
+  /** Nothing answered at the camera's address: it is off, unplugged or rebooting. */
+  unreachable?: boolean;
 }
 
 /** What a GStreamer error means to the person reading `libcam status`. */
@@ -38,7 +41,7 @@ export function classifyError(message: BusMessage): Failure {
   }
   if (/\(404\)|Not Found/i.test(text)) return { reason: 'the camera has no stream at that URL (404 Not Found)', auth: false };
   if (/Could not open resource|Failed to connect|Connection refused/i.test(text)) {
-    return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false };
+    return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false, unreachable: true };
   }
   return { reason: `camera stream failed: ${redactUrls(message.message ?? 'unknown GStreamer error')}`, auth: false };
 }
@@ -46,6 +49,8 @@ export function classifyError(message: BusMessage): Failure {
 /** Clock steps larger than this between the anchored segment time and the wall clock are logged. */
 const CLOCK_STEP_MS = 5000;
 const EOS_WAIT_MS = 5000;
+/** While waiting to retry, how often to check whether a camera that went away is back. */
+const PROBE_INTERVAL_MS = 1000;
 
 /**
  * One camera's recorder: builds its pipeline, follows the bus, turns fragment messages
@@ -70,6 +75,7 @@ export class Recorder implements CameraRuntime {
   private failures = 0;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
   private watchdogTimer: NodeJS.Timeout | undefined;
   private readonly openStarts = new Map<string, number>();
   private gap: GapEntry | undefined;
@@ -107,6 +113,7 @@ export class Recorder implements CameraRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clock.clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.probeTimer);
     this.clock.clearTimeout(this.watchdogTimer);
     const pipeline = this.pipeline;
     if (pipeline && this.plan?.eosReachesSink) {
@@ -141,6 +148,8 @@ export class Recorder implements CameraRuntime {
 
   private async connectOnce(): Promise<void> {
     if (this.stopped) return;
+    this.clock.clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.probeTimer);
     const run = ++this.run;
     this.setState('connecting', this.state === 'connecting' ? this.reason : null);
     if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
@@ -287,5 +296,30 @@ export class Recorder implements CameraRuntime {
       })
       .catch((err: unknown) => this.log.error({ err }, 'cannot record the outage'));
     this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
+    const endpoint = this.plan?.endpoint;
+    if (!failure.auth && endpoint) this.probeUntilBack(this.run, endpoint, failure.unreachable === true);
+  }
+
+  /**
+   * Backoff keeps a broken camera from being hammered, but a camera that was switched off
+   * should be recorded again as soon as it is back: while waiting, a plain TCP connect
+   * checks its port every second, and once the port has been seen closed and then open
+   * again, the retry happens at once.
+   */
+  private probeUntilBack(run: number, endpoint: Endpoint, sawDown: boolean): void {
+    this.probeTimer = this.clock.setTimeout(() => {
+      tcpReachable(endpoint, PROBE_INTERVAL_MS).then(
+        (up) => {
+          if (run !== this.run || this.stopped) return;
+          if (up && sawDown) {
+            this.log.info('the camera answers again; reconnecting now');
+            this.connect();
+          } else {
+            this.probeUntilBack(run, endpoint, sawDown || !up);
+          }
+        },
+        (err: unknown) => this.log.warn({ err }, 'cannot probe the camera'),
+      );
+    }, PROBE_INTERVAL_MS);
   }
 }
