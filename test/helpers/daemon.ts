@@ -117,8 +117,23 @@ export function cli(args: string[], opts: { socket?: string; input?: string; env
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Sends raw lines to a socket and collects what comes back until the peer closes or `ms` passes. */
-export function rawExchange(path: string, payload: string | Buffer, ms = 2000): Promise<string> {
+/** `cli` without blocking this process: for servers the test itself runs (the ONVIF simulator). */
+export function cliAsync(args: string[], opts: { socket?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const env = { ...process.env, ...opts.env };
+  if (opts.socket) env['LIBCAM_SOCKET'] = opts.socket;
+  const proc = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/**
+ * Sends raw lines to a socket and collects what comes back until the peer closes or `ms`
+ * passes, or (with `lines`) once that many reply lines have arrived.
+ */
+export function rawExchange(path: string, payload: string | Buffer, ms = 2000, lines = Infinity): Promise<string> {
   return new Promise((res, rej) => {
     const s = connect(path);
     let got = '';
@@ -126,7 +141,10 @@ export function rawExchange(path: string, payload: string | Buffer, ms = 2000): 
       s.destroy();
       res(got);
     }, ms);
-    s.on('data', (d) => (got += d.toString()));
+    s.on('data', (d) => {
+      got += d.toString();
+      if (got.split('\n').length - 1 >= lines) s.destroy();
+    });
     s.on('error', (e) => {
       clearTimeout(timer);
       rej(e);
