@@ -11,9 +11,10 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * element properties after construction (`properties`).
  *
  * Every description ends in the same recording tail: the parsed video goes into a `tee`
- * named `live` (free for the live view to attach to), then a queue, then splitmuxsink
- * with mp4mux writing fragmented MP4 (half-second fragments), so that a file cut short by a crash
- * still plays up to the last complete fragment. Only the video stream is ever linked: a
+ * named `live` (free for the live view to attach to with a queue of its own), then
+ * splitmuxsink, which queues internally (a queue of ours cost a thread per camera), with
+ * mp4mux writing fragmented MP4 in half-second fragments, so that a file cut short by a
+ * crash still plays up to the last complete fragment. Only the video stream is ever linked: a
  * camera's audio never reaches the muxer (policy §1).
  */
 export interface PipelinePlan {
@@ -38,7 +39,7 @@ const SPLIT_SLACK_NS = 500_000_000;
 function recordingTail(segmentSeconds: number): string {
   const maxSizeTime = segmentSeconds * 1_000_000_000 + SPLIT_SLACK_NS;
   return (
-    'tee name=live allow-not-linked=true ! queue name=recq max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ' +
+    'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}"`
   );
@@ -71,7 +72,9 @@ export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: 
   const src: Record<string, string | number | boolean> = { location: source.url };
   if (source.user !== undefined) src['user-id'] = source.user;
   if (source.password !== undefined) src['user-pw'] = source.password;
-  const rtsp = 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 ';
+  // Over TCP nothing is lost in transit: no retransmission requests, and the jitterbuffer
+  // only orders packets by their RTP timestamps (buffer-mode none, no clock-skew work).
+  const rtsp = 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 do-retransmission=false buffer-mode=none ';
   const video = codec
     ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `
     : `${rtsp}src. ! ${DEPAYLOAD.h264} ! funnel name=video src. ! ${DEPAYLOAD.h265} ! video. video. ! `;

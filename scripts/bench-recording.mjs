@@ -1,0 +1,153 @@
+// scripts/bench recording: libcamd against ffmpeg's segment muxer (what Frigate runs per
+// camera), recording the same N clients of one shared RTSP stream, one after the other in
+// the same run. Per recorder: CPU seconds per camera-minute, RSS, and bytes written to
+// storage per byte received from the cameras. Prints Markdown for BENCHMARKS.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    cameras: { type: 'string', default: '16' },
+    seconds: { type: 'string', default: '60' },
+    warmup: { type: 'string', default: '15' },
+    width: { type: 'string', default: '1280' },
+    height: { type: 'string', default: '720' },
+    fps: { type: 'string', default: '15' },
+    bitrate: { type: 'string', default: '2000' },
+    audio: { type: 'string', default: 'none' },
+  },
+});
+const N = Number(values.cameras);
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const TICK = 100; // USER_HZ on Linux
+const work = mkdtempSync('/var/tmp/libcam-bench-');
+
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(fields[11]) + Number(fields[12])) / TICK;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const written = Number(/write_bytes:\s+(\d+)/.exec(io)?.[1] ?? 0);
+    return { cpu, rss, written };
+  } catch {
+    return { cpu: 0, rss: 0, written: 0 };
+  }
+}
+
+/** TCP bytes received by these processes from the camera port (ss -tinp). */
+function bytesReceived(pids, port) {
+  const out = spawnSync('ss', ['-tinpH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' }).stdout;
+  let total = 0;
+  const lines = out.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    const pid = Number(/pid=(\d+)/.exec(line)?.[1]);
+    if (!pids.includes(pid)) continue;
+    const info = `${line} ${lines[i + 1] ?? ''}`;
+    total += Number(/bytes_received:(\d+)/.exec(info)?.[1] ?? 0);
+  }
+  return total;
+}
+
+function sample(pids, port) {
+  const stats = pids.map(procStat);
+  return {
+    cpu: stats.reduce((s, x) => s + x.cpu, 0),
+    rss: stats.reduce((s, x) => s + x.rss, 0),
+    written: stats.reduce((s, x) => s + x.written, 0),
+    received: bytesReceived(pids, port),
+  };
+}
+
+async function startCamera() {
+  const proc = spawn('/usr/bin/python3', [
+    join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', values.audio,
+    '--width', values.width, '--height', values.height, '--fps', values.fps, '--bitrate', values.bitrate,
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((res) => createInterface({ input: proc.stdout }).once('line', res));
+  return { proc, ...JSON.parse(line) };
+}
+
+async function measure(name, pids, port) {
+  await sleep(WARMUP * 1000);
+  const a = sample(pids(), port);
+  await sleep(SECONDS * 1000);
+  const b = sample(pids(), port);
+  const cameraMinutes = (N * SECONDS) / 60;
+  return {
+    name,
+    cpuPerCameraMinute: (b.cpu - a.cpu) / cameraMinutes,
+    rssMB: b.rss / 1e6,
+    receivedMB: (b.received - a.received) / 1e6,
+    writtenMB: (b.written - a.written) / 1e6,
+    writtenPerReceived: (b.written - a.written) / Math.max(1, b.received - a.received),
+  };
+}
+
+async function libcamd(url, port) {
+  const dir = join(work, 'libcamd');
+  mkdirSync(dir, { recursive: true });
+  const cameras = Array.from({ length: N }, (_, i) => `  - name: cam-${i + 1}\n    source: { kind: rtsp, url: "${url}" }`).join('\n');
+  const config = join(dir, 'libcam.yaml');
+  writeFileSync(config, `store: { path: ${dir}/store, segmentSeconds: 10 }\nindex: { path: ${dir}/index }\nsocket: { path: ${dir}/s.sock, group: libcam }\ncameras:\n${cameras}\n`);
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const result = await measure('libcamd', () => [proc.pid], port);
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+  return result;
+}
+
+async function ffmpeg(url, port) {
+  // One ffmpeg per camera, as Frigate runs them; started a little apart and restarted if
+  // one fails to connect (gst-rtsp-server refuses some of many simultaneous DESCRIBEs
+  // while the shared media is being prepared; libcamd retries by itself).
+  const procs = [];
+  const launch = (i) => {
+    const dir = join(work, 'ffmpeg', `cam-${i}`);
+    mkdirSync(dir, { recursive: true });
+    const proc = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', url, '-map', '0:v', '-c', 'copy',
+      '-f', 'segment', '-segment_time', '10', '-reset_timestamps', '1', join(dir, `${Date.now()}-%05d.mp4`)], { stdio: ['ignore', 'ignore', 'ignore'] });
+    procs[i - 1] = proc;
+    proc.once('exit', () => {
+      if (procs[i - 1] === proc && !stopping) setTimeout(() => launch(i), 1000);
+    });
+  };
+  let stopping = false;
+  for (let i = 1; i <= N; i++) {
+    launch(i);
+    await sleep(300);
+  }
+  const result = await measure('ffmpeg -c copy -f segment', () => procs.map((p) => p.pid), port);
+  stopping = true;
+  await Promise.all(procs.map((p) => { if (p.exitCode !== null) return undefined; const e = new Promise((r) => p.once('exit', r)); p.kill('SIGINT'); return e; }));
+  return result;
+}
+
+const camera = await startCamera();
+try {
+  const ours = await libcamd(camera.url, camera.port);
+  const theirs = await ffmpeg(camera.url, camera.port);
+  const fmt = (r) => `| ${r.name} | ${r.cpuPerCameraMinute.toFixed(3)} | ${r.rssMB.toFixed(0)} | ${r.receivedMB.toFixed(1)} | ${r.writtenMB.toFixed(1)} | ${r.writtenPerReceived.toFixed(3)} |`;
+  const ffmpegVersion = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+  console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, ${ffmpegVersion}`);
+  console.log(`Command: scripts/bench recording --cameras ${N} --seconds ${SECONDS} --warmup ${WARMUP} (one shared ${values.width}x${values.height}@${values.fps} H.264 stream, bitrate cap ${values.bitrate} kbit/s, audio ${values.audio})\n`);
+  console.log('| recorder | CPU s per camera-minute | RSS MB (all processes) | MB received | MB written | written / received |');
+  console.log('|---|---|---|---|---|---|');
+  console.log(fmt(ours));
+  console.log(fmt(theirs));
+  console.log(`\nCPU ratio libcamd / ffmpeg: ${(ours.cpuPerCameraMinute / theirs.cpuPerCameraMinute).toFixed(2)}`);
+} finally {
+  camera.proc.kill();
+  rmSync(work, { recursive: true, force: true });
+}
