@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { startDaemon } from './helpers/daemon.js';
+import type { StatusResult } from '../src/protocol.js';
+import { cli, startDaemon } from './helpers/daemon.js';
 import { holes, recordings, type Recordings } from './helpers/footage.js';
 import { startRtspCamera } from './helpers/rtspCamera.js';
 
@@ -53,4 +54,31 @@ t.test('a camera switched off for 10 s: camera-lost gap, back within 5 s, the ot
   const worst = Math.max(...holes(other).map(Math.abs));
   t.ok(worst <= 100, `and recorded straight through (worst hole ${worst} ms)`);
   t.ok(Date.parse(other.segments[0]?.start ?? '') < offAt && Date.parse(other.segments.at(-1)?.end ?? '') > backAt, 'across the whole outage');
+});
+
+t.test('a camera that accepts the connection and then sends nothing: the watchdog rebuilds its pipeline', async (t) => {
+  // A TCP server that answers nothing at all: rtspsrc connects, asks, and waits. Only
+  // connections that ask count (the come-back probe connects without a word).
+  const { createServer } = await import('node:net');
+  const connections: number[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('data', () => connections.push(Date.now()));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as { port: number }).port;
+  const daemon = await startDaemon(t, { cameras: [{ name: 'mute', source: { kind: 'rtsp', url: `rtsp://127.0.0.1:${port}/stream` } }] });
+  const deadline = Date.now() + 30_000;
+  while (connections.length < 2 && Date.now() < deadline) await sleep(250);
+  t.ok(connections.length >= 2, `the pipeline was rebuilt and reconnected (${connections.length} connections)`);
+  const gap = (connections[1] ?? 0) - (connections[0] ?? 0);
+  t.ok(gap >= 5000, `after the watchdog's 3 segment lengths (6 s), not in a tight loop (${gap} ms apart)`);
+  const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
+  t.match(status.cameras[0], { name: 'mute', reason: 'no video from the camera for 6 s' }, 'status says why');
 });

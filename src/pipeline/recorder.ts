@@ -151,7 +151,7 @@ export class Recorder implements CameraRuntime {
     this.clock.clearTimeout(this.retryTimer);
     this.clock.clearTimeout(this.probeTimer);
     const run = ++this.run;
-    this.setState('connecting', this.state === 'connecting' ? this.reason : null);
+    this.setState('connecting', this.reason); // the last error's reason stays until video flows
     if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
     const plan = await this.opts.plan(this.codec ?? undefined);
     if (run !== this.run || this.stopped) return;
