@@ -53,7 +53,10 @@ t.test('cameras discover finds the simulator by WS-Discovery', async (t) => {
 
 t.test('an onvif camera records the stream its device points at', async (t) => {
   const daemon = await startDaemon(t, {
-    cameras: [{ name: 'reading-room', source: { kind: 'onvif', url: device.url, credentialsFile: credentials } }],
+    cameras: [
+      { name: 'reading-room', source: { kind: 'onvif', url: device.url, credentialsFile: credentials } },
+      { name: 'wrong-login', source: { kind: 'onvif', url: device.url, credentialsFile: wrong } },
+    ],
   });
   const deadline = Date.now() + 40_000;
   let r = recordings(daemon.socket, 'reading-room');
@@ -73,6 +76,15 @@ t.test('an onvif camera records the stream its device points at', async (t) => {
     'the stream URI was asked of the device with credentials',
   );
   const list = await cliAsync(['cameras', 'list', '--json'], { socket: daemon.socket });
-  t.match(JSON.parse(list.stdout), [{ name: 'reading-room', source: { kind: 'onvif', url: device.url }, state: 'recording' }]);
+  t.match(JSON.parse(list.stdout), [
+    { name: 'reading-room', source: { kind: 'onvif', url: device.url }, state: 'recording' },
+    { name: 'wrong-login', state: 'error' },
+  ]);
+  const status = JSON.parse((await cliAsync(['status', '--json'], { socket: daemon.socket })).stdout) as { cameras: { name: string; reason: string }[] };
+  t.match(
+    status.cameras.find((c) => c.name === 'wrong-login')?.reason,
+    /refused the credentials/,
+    'a device refusing the login puts the camera in error, saying so',
+  );
   t.notMatch(list.stdout, password, 'the password is never shown');
 });

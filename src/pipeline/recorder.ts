@@ -33,17 +33,22 @@ interface Failure {
   unreachable?: boolean;
 }
 
-/** What a GStreamer error means to the person reading `libcam status`. */
-export function classifyError(message: BusMessage): Failure {
-  const text = `${message.message ?? ''} ${message.debug ?? ''} ${message.details ?? ''}`;
-  if (/\(401\)|Unauthorized/i.test(text)) {
+/** What an error's text means to the person reading `libcam status`. */
+function classifyText(text: string, fallback: string): Failure {
+  if (/\(401\)|Unauthori[sz]ed|NotAuthori[sz]ed|not authori[sz]ed/i.test(text)) {
     return { reason: 'the camera refused the credentials (401 Unauthorized): check its credentialsFile', auth: true };
   }
   if (/\(404\)|Not Found/i.test(text)) return { reason: 'the camera has no stream at that URL (404 Not Found)', auth: false };
-  if (/Could not open resource|Failed to connect|Connection refused/i.test(text)) {
+  if (/Could not open resource|Failed to connect|Connection refused|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/i.test(text)) {
     return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false, unreachable: true };
   }
-  return { reason: `camera stream failed: ${redactUrls(message.message ?? 'unknown GStreamer error')}`, auth: false };
+  return { reason: redactUrls(fallback), auth: false };
+}
+
+/** What a GStreamer error means to the person reading `libcam status`. */
+export function classifyError(message: BusMessage): Failure {
+  const text = `${message.message ?? ''} ${message.debug ?? ''} ${message.details ?? ''}`;
+  return classifyText(text, `camera stream failed: ${message.message ?? 'unknown GStreamer error'}`);
 }
 
 /** Clock steps larger than this between the anchored segment time and the wall clock are logged. */
@@ -141,8 +146,11 @@ export class Recorder implements CameraRuntime {
   }
 
   private connect(): void {
+    // Errors before the pipeline runs: an ONVIF device that refuses or does not answer,
+    // an unreadable credentials file.
     this.connectOnce().catch((err: unknown) => {
-      this.fail(this.run, { reason: err instanceof Error ? redactUrls(err.message) : String(err), auth: false });
+      const text = err instanceof Error ? err.message : String(err);
+      this.fail(this.run, classifyText(text, text));
     });
   }
 
