@@ -91,11 +91,40 @@ export interface RecordingsResult {
 /** The most segments one `recordings` reply carries (a day of 2 s segments). */
 export const MAX_RECORDINGS = 50_000;
 
+export interface PruneResult {
+  deleted: { segments: number; bytes: number };
+  /** Segments that retention would have deleted but a hold keeps. */
+  kept: { held: number };
+  dryRun: boolean;
+  byReason: { age: number; size: number; reserve: number };
+  cameras: { camera: string; segments: number; bytes: number; from: string; to: string }[];
+  /** SHA-256 over the deleted segments' ids and hashes: the prune receipt's fingerprint. */
+  receiptSha256: string;
+}
+
+export interface FsckProblem {
+  kind: 'missing-file' | 'size-mismatch' | 'hash-mismatch' | 'unindexed-file' | 'interrupted-deletion';
+  detail: string;
+  camera: string;
+  file: string;
+  /** What --repair did about it, or why it did not. */
+  repair?: string;
+}
+
+export interface FsckResult {
+  ok: boolean;
+  problems: FsckProblem[];
+  checked: { segments: number; files: number; deep: boolean };
+  repaired: boolean;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
   'cameras.list': { params: Record<string, never>; result: CameraListEntry[] };
   recordings: { params: RecordingsParams; result: RecordingsResult };
+  prune: { params: { dryRun: boolean }; result: PruneResult };
+  fsck: { params: { repair: boolean; deep: boolean }; result: FsckResult };
 }
 
 export type MethodName = keyof Methods;
@@ -113,6 +142,12 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     additionalProperties: false,
     required: ['camera', 'from', 'to'],
     properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime },
+  },
+  prune: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
+  fsck: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { repair: { type: 'boolean', default: false }, deep: { type: 'boolean', default: false } },
   },
 };
 

@@ -8,7 +8,7 @@ async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0; // a command may end with 1 (fsck found problems)
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and --version end through here too, with exitCode 0; usage errors were printed by commander

@@ -4,6 +4,7 @@ import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerStatus } from './commands/status.js';
+import { registerStore } from './commands/store.js';
 
 /** The `libcam` command tree; handlers only parse, call the daemon and print. */
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerCameras(program);
   registerRecordings(program);
+  registerStore(program);
   registerConfig(program);
   return program;
 }

@@ -3,6 +3,9 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { StatusResult } from '../protocol.js';
 import { IndexDb } from '../store/indexDb.js';
+import { fsck } from '../store/fsck.js';
+import { Holds } from '../store/holds.js';
+import { Pruner } from '../store/retention.js';
 import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
 import { CameraSet, type CameraRuntime } from './cameraSet.js';
@@ -38,6 +41,8 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private readonly index: IndexDb;
   private readonly store: SegmentStore;
+  readonly holds: Holds;
+  private readonly pruner: Pruner;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
   private readonly lock: StoreLock;
@@ -50,12 +55,16 @@ export class Daemon {
     this.lock = new StoreLock(config.store.path, config.socket.path);
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
+    this.holds = new Holds(this.index);
+    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }) });
     const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
       recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
+      prune: (params) => this.pruner.prune(params.dryRun),
+      fsck: (params) => this.pruner.exclusive('fsck', () => fsck(this.store, this.holds, params)),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -68,7 +77,14 @@ export class Daemon {
     const { config, log } = this.opts;
     const components: Component[] = [
       { name: 'store lock', start: () => this.lock.acquire(), stop: () => this.lock.release() },
-      { name: 'index', start: () => this.index.start(), stop: () => this.index.stop() },
+      {
+        name: 'index',
+        start: async () => {
+          await this.index.start();
+          await this.store.finishAllDeletions();
+        },
+        stop: () => this.index.stop(),
+      },
       { name: 'cameras', start: () => this.cameras.start(), stop: () => this.cameras.stop() },
       {
         name: 'control socket',

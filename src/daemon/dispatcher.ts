@@ -20,6 +20,8 @@ function compileAll(): Validators {
     status: ajv.compile<Methods['status']['params']>(PARAM_SCHEMAS.status),
     'cameras.list': ajv.compile<Methods['cameras.list']['params']>(PARAM_SCHEMAS['cameras.list']),
     recordings: ajv.compile<Methods['recordings']['params']>(PARAM_SCHEMAS.recordings),
+    prune: ajv.compile<Methods['prune']['params']>(PARAM_SCHEMAS.prune),
+    fsck: ajv.compile<Methods['fsck']['params']>(PARAM_SCHEMAS.fsck),
   };
 }
 

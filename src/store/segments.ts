@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, readdir, readFile, rename, stat, truncate, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rmdir, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -59,6 +59,8 @@ export class SegmentStore {
   private readonly head;
   private readonly gap;
   private readonly pending;
+  /** Segments marked for deletion: marked, unlinked, folder fsynced, then unmarked with the entry. */
+  private readonly deleting;
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -70,6 +72,7 @@ export class SegmentStore {
     this.head = index.db.sublevel<string, ChainHead>('head', { valueEncoding: 'json' });
     this.gap = index.db.sublevel<string, GapEntry>('gap', { valueEncoding: 'json' });
     this.pending = index.db.sublevel<string, PendingEntry>('pending', { valueEncoding: 'json' });
+    this.deleting = index.db.sublevel<string, SegmentEntry>('deleting', { valueEncoding: 'json' });
   }
 
   /** Runs `fn` after every earlier task of the same camera. */
@@ -108,13 +111,15 @@ export class SegmentStore {
     return this.enqueue(camera, async () => this.commit(camera, incoming, start, end, await readFile(incoming)));
   }
 
-  private async commit(camera: string, incoming: string, start: number, end: number, data: Buffer): Promise<SegmentEntry> {
+  private async commit(camera: string, incoming: string, start: number, end: number, data: Buffer, inPlace = false): Promise<SegmentEntry> {
     const sha256 = createHash('sha256').update(data).digest('hex');
-    await fsyncPath(incoming);
     const target = this.finalPath(camera, start);
     const dir = join(target, '..');
-    await mkdirDurable(dir);
-    await rename(incoming, target);
+    if (!inPlace) {
+      await fsyncPath(incoming);
+      await mkdirDurable(dir);
+      await rename(incoming, target);
+    }
     await fsyncPath(dir);
     await fsyncPath(this.incomingDir(camera));
     const head = await this.head.get(camera);
@@ -153,6 +158,12 @@ export class SegmentStore {
    */
   recover(camera: string): Promise<SegmentEntry[]> {
     return this.enqueue(camera, async () => {
+      const marked: SegmentEntry[] = [];
+      for await (const e of this.deleting.values({ gt: `${camera}!`, lt: `${camera}!~` })) marked.push(e);
+      if (marked.length > 0) {
+        await this.unlinkAndUnmark(camera, marked);
+        this.log.info({ camera, segments: marked.length }, 'completed a deletion a crash had interrupted');
+      }
       const recovered: SegmentEntry[] = [];
       const known = new Set<string>();
       for await (const [key, entry] of this.pending.iterator({ gt: `${camera}!`, lt: `${camera}!~` })) {
@@ -182,12 +193,21 @@ export class SegmentStore {
     pendingKey?: string,
   ): Promise<SegmentEntry | undefined> {
     let data: Buffer;
+    let inPlace = false;
     try {
       data = await readFile(incoming);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw err;
-      if (pendingKey) await this.index.db.batch([{ type: 'del', sublevel: this.pending, key: pendingKey }], { sync: true });
-      return undefined;
+      // A crash between the rename and the index batch leaves the file in place, unindexed.
+      const start = pendingKey ? await startOf(0) : undefined;
+      const placed = start === undefined ? undefined : await readFile(this.finalPath(camera, start)).catch(() => undefined);
+      const indexed = start === undefined ? undefined : await this.seg.get(segKey(camera, Math.round(start)));
+      if (!placed || indexed) {
+        if (pendingKey) await this.index.db.batch([{ type: 'del', sublevel: this.pending, key: pendingKey }], { sync: true });
+        return undefined;
+      }
+      data = placed;
+      inPlace = true;
     }
     const scan = scanMp4Buffer(data);
     if (scan.fragments === 0) {
@@ -196,12 +216,12 @@ export class SegmentStore {
       this.log.warn({ camera, file: incoming, bytes: data.length }, 'removed a cut-short segment with no playable fragment');
       return undefined;
     }
+    const start = await startOf(scan.durationMs);
     if (scan.playableBytes < data.length) {
-      await truncate(incoming, scan.playableBytes);
+      await truncate(inPlace ? this.finalPath(camera, start) : incoming, scan.playableBytes);
       data = data.subarray(0, scan.playableBytes);
     }
-    const start = await startOf(scan.durationMs);
-    const entry = await this.commit(camera, incoming, start, start + scan.durationMs, data);
+    const entry = await this.commit(camera, incoming, start, start + scan.durationMs, data, inPlace);
     this.log.info({ camera, start: new Date(entry.start).toISOString(), durationMs: Math.round(scan.durationMs) }, 'indexed a cut-short segment');
     return entry;
   }
@@ -225,6 +245,114 @@ export class SegmentStore {
       if (errnoOf(err) === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Deletes segments of one camera crash-safely (DESIGN.md): mark them in one synced
+   * batch, unlink the files, fsync their folders, then remove entries and marks and
+   * lower the camera's totals in one synced batch. A crash in between leaves marks that
+   * `finishDeletions` completes. The chain head keeps its hash: the chain goes on.
+   */
+  deleteSegments(camera: string, entries: SegmentEntry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    return this.enqueue(camera, async () => {
+      await this.index.db.batch(
+        entries.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
+        { sync: true },
+      );
+      await this.unlinkAndUnmark(camera, entries);
+    });
+  }
+
+  private async unlinkAndUnmark(camera: string, entries: SegmentEntry[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const e of entries) {
+      const file = join(this.root, e.file);
+      await unlink(file).catch((err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      });
+      dirs.add(join(file, '..'));
+    }
+    for (const dir of dirs) await fsyncPath(dir).catch(() => undefined);
+    // Day, month and year folders left empty go too, so the tree does not grow forever.
+    for (const dir of dirs) {
+      for (let d = dir, depth = 0; depth < 3; d = join(d, '..'), depth += 1) {
+        const removed = await rmdir(d).then(
+          () => true,
+          () => false,
+        );
+        if (!removed) break;
+        await fsyncPath(join(d, '..')).catch(() => undefined);
+      }
+    }
+    const head = await this.head.get(camera);
+    const batch = this.index.db.batch();
+    let bytes = 0;
+    let count = 0;
+    for (const e of entries) {
+      if ((await this.seg.get(segKey(camera, e.start))) !== undefined) {
+        bytes += e.bytes;
+        count += 1;
+      }
+      batch.del(segKey(camera, e.start), { sublevel: this.seg });
+      batch.del(segKey(camera, e.start), { sublevel: this.deleting });
+    }
+    if (head) {
+      batch.put(camera, { ...head, bytes: Math.max(0, head.bytes - bytes), segments: Math.max(0, head.segments - count) }, { sublevel: this.head });
+    }
+    await batch.write({ sync: true });
+  }
+
+  /** Completes deletions a crash interrupted; returns how many segments they held. */
+  finishDeletions(camera: string): Promise<number> {
+    return this.enqueue(camera, async () => {
+      const marked: SegmentEntry[] = [];
+      for await (const e of this.deleting.values({ gt: `${camera}!`, lt: `${camera}!~` })) marked.push(e);
+      if (marked.length > 0) await this.unlinkAndUnmark(camera, marked);
+      return marked.length;
+    });
+  }
+
+  /**
+   * Start-up, before any camera records: completes every deletion a crash interrupted,
+   * for all cameras in the index, configured and enabled or not.
+   */
+  async finishAllDeletions(): Promise<number> {
+    const cameras = new Set<string>();
+    for await (const e of this.deleting.values()) cameras.add(e.camera);
+    let total = 0;
+    for (const camera of cameras) total += await this.finishDeletions(camera);
+    if (total > 0) this.log.info({ segments: total }, 'completed deletions a crash had interrupted');
+    return total;
+  }
+
+  /** Segments marked for deletion right now (a prune in progress, or one a crash cut short). */
+  async markedForDeletion(): Promise<SegmentEntry[]> {
+    const out: SegmentEntry[] = [];
+    for await (const e of this.deleting.values()) out.push(e);
+    return out;
+  }
+
+  /** Every camera the index has segments or a chain for. */
+  async cameras(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const name of this.head.keys()) names.push(name);
+    return names;
+  }
+
+  /** Removes an entry whose file is gone (fsck --repair) and records the hole as a file-lost gap. */
+  forgetLost(entry: SegmentEntry): Promise<void> {
+    return this.enqueue(entry.camera, async () => {
+      const head = await this.head.get(entry.camera);
+      const gap: GapEntry = { camera: entry.camera, start: entry.start, end: entry.end, cause: 'file-lost' };
+      const batch = this.index.db.batch();
+      batch.del(segKey(entry.camera, entry.start), { sublevel: this.seg });
+      batch.put(segKey(entry.camera, entry.start), gap, { sublevel: this.gap });
+      if (head) {
+        batch.put(entry.camera, { ...head, bytes: Math.max(0, head.bytes - entry.bytes), segments: Math.max(0, head.segments - 1) }, { sublevel: this.head });
+      }
+      await batch.write({ sync: true });
+    });
   }
 
   async chainHead(camera: string): Promise<ChainHead | undefined> {

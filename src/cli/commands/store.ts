@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../../config/units.js';
+import type { FsckResult, PruneResult } from '../../protocol.js';
+import { contextOf } from '../context.js';
+import { printJson, printText, table } from '../output.js';
+
+export function renderPrune(r: PruneResult): string {
+  const verb = r.dryRun ? 'would delete' : 'deleted';
+  const head = `${verb} ${r.deleted.segments} segments (${formatBytes(r.deleted.bytes)}): ${r.byReason.age} by age, ${r.byReason.size} for maxBytes, ${r.byReason.reserve} for the free-space reserve; ${r.kept.held} kept because they are held`;
+  if (r.cameras.length === 0) return head;
+  const rows = r.cameras.map((c) => [c.camera, c.segments, formatBytes(c.bytes), c.from, c.to]);
+  return `${head}\n\n${table(['CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO'], rows)}\n\nreceipt SHA-256 ${r.receiptSha256}`;
+}
+
+export function renderFsck(r: FsckResult): string {
+  const head = `${r.checked.segments} index entries and ${r.checked.files} files checked${r.checked.deep ? ' (hashes too)' : ''}: ${r.ok ? 'consistent' : `${r.problems.length} problems`}`;
+  if (r.ok) return head;
+  return `${head}\n\n${table(['KIND', 'FILE', 'DETAIL', 'REPAIR'], r.problems.map((p) => [p.kind, p.file, p.detail, p.repair ?? null]))}`;
+}
+
+export function registerStore(program: Command): void {
+  program
+    .command('prune')
+    .description('applies retention now: deletes the oldest footage no hold covers until maxAge, maxBytes and minFreeBytes all hold')
+    .option('--dry-run', 'say what would be deleted and delete nothing')
+    .addHelpText(
+      'after',
+      '\nThis is what libcam-prune.timer (or the cron line in config/libcam-prune.cron) runs daily.\n' +
+        'Every prune leaves a receipt in the index: counts, bytes, time range per camera and a SHA-256 of what went.\n' +
+        'A second prune while one runs is refused (exit 1).',
+    )
+    .action(async (opts: { dryRun?: boolean }, command: Command) => {
+      const { client, json } = contextOf(command);
+      const result = await client.call('prune', { dryRun: opts.dryRun === true });
+      if (json) printJson(result);
+      else printText(renderPrune(result));
+    });
+
+  program
+    .command('fsck')
+    .description("checks the store's invariants: every entry has its file, every file its entry, nothing held is gone")
+    .option('--deep', 're-hash every file (reads the whole store)')
+    .option('--repair', 'complete interrupted deletions and turn entries whose file is gone into file-lost gaps; never deletes held footage')
+    .addHelpText('after', '\nExit status 0 when consistent (or repaired), 1 when problems remain.')
+    .action(async (opts: { deep?: boolean; repair?: boolean }, command: Command) => {
+      const { client, json } = contextOf(command);
+      const result = await client.call('fsck', { deep: opts.deep === true, repair: opts.repair === true });
+      if (json) printJson(result);
+      else printText(renderFsck(result));
+      const unrepaired = result.problems.filter((p) => !p.repair || p.repair.startsWith('left alone'));
+      if (!result.ok && (!result.repaired || unrepaired.length > 0)) process.exitCode = 1;
+    });
+}

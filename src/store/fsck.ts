@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { errnoOf } from '../errors.js';
+import type { FsckProblem, FsckResult } from '../protocol.js';
+import type { Holds } from './holds.js';
+import type { SegmentStore } from './segments.js';
+
+const INCOMING = '.incoming';
+
+async function* filesUnder(dir: string): AsyncGenerator<string> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return;
+    throw err;
+  }
+  for (const name of names.sort()) {
+    if (name === INCOMING) continue; // files being written: recovery's business, not fsck's
+    const path = join(dir, name);
+    const info = await stat(path).catch((err: unknown) => {
+      if (errnoOf(err) === 'ENOENT') return undefined; // gone since readdir
+      throw err;
+    });
+    if (info?.isDirectory()) yield* filesUnder(path);
+    else if (info) yield path;
+  }
+}
+
+/**
+ * Checks DESIGN.md's store invariants: (1) every entry names a file of the recorded size
+ * (and, with `deep`, hash); (2) every file has an entry or is marked for deletion;
+ * (3) held footage is never deleted, so `repair` never removes a held entry or file.
+ * Repair: entries whose file is gone become file-lost gaps; interrupted deletions are
+ * completed; files with no entry are reported and left where they are.
+ */
+export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }): Promise<FsckResult> {
+  const problems: FsckProblem[] = [];
+  const isHeld = await holds.snapshot();
+  const indexed = new Set<string>();
+  let segments = 0;
+  let files = 0;
+
+  for (const marked of await store.markedForDeletion()) {
+    problems.push({ kind: 'interrupted-deletion', camera: marked.camera, file: marked.file, detail: 'marked for deletion by a prune that did not finish' });
+    indexed.add(marked.file);
+  }
+  for (const camera of await store.cameras()) {
+    for await (const s of store.segmentsOf(camera)) {
+      segments += 1;
+      indexed.add(s.file);
+      const path = join(store.root, s.file);
+      let size: number;
+      try {
+        size = (await stat(path)).size;
+      } catch (err) {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+        problems.push({ kind: 'missing-file', camera, file: s.file, detail: `indexed (${s.bytes} bytes, ${new Date(s.start).toISOString()}) but not on disk` });
+        continue;
+      }
+      if (size !== s.bytes) {
+        problems.push({ kind: 'size-mismatch', camera, file: s.file, detail: `${size} bytes on disk, ${s.bytes} in the index` });
+      } else if (opts.deep) {
+        const sha = createHash('sha256').update(await readFile(path)).digest('hex');
+        if (sha !== s.sha256) problems.push({ kind: 'hash-mismatch', camera, file: s.file, detail: `SHA-256 ${sha} on disk, ${s.sha256} in the index` });
+      }
+    }
+  }
+  for await (const path of filesUnder(store.root)) {
+    const file = relative(store.root, path);
+    const camera = file.split('/')[0] ?? '';
+    if (!/\.mp4$/.test(file) || file.startsWith('.')) continue;
+    files += 1;
+    if (!indexed.has(file)) problems.push({ kind: 'unindexed-file', camera, file, detail: 'on disk with no index entry' });
+  }
+
+  if (opts.repair) {
+    const cameras = new Set(problems.filter((p) => p.kind === 'interrupted-deletion').map((p) => p.camera));
+    for (const camera of cameras) await store.finishDeletions(camera);
+    for (const p of problems) {
+      if (p.kind === 'interrupted-deletion') p.repair = 'deletion completed';
+      else if (p.kind === 'missing-file') {
+        const entry = await findEntry(store, p.camera, p.file);
+        if (entry && isHeld(entry.camera, entry.start, entry.end)) p.repair = 'left alone: the segment is held';
+        else if (entry) {
+          await store.forgetLost(entry);
+          p.repair = 'entry removed; the time is now a file-lost gap';
+        }
+      } else p.repair = 'left alone: needs a person to look (evidence is never rewritten or deleted by repair)';
+    }
+  }
+  return { ok: problems.length === 0, problems, checked: { segments, files, deep: opts.deep }, repaired: opts.repair };
+}
+
+async function findEntry(store: SegmentStore, camera: string, file: string) {
+  for await (const s of store.segmentsOf(camera)) if (s.file === file) return s;
+  return undefined;
+}

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { IndexDb } from './indexDb.js';
+
+/** Footage that no prune, disk guard or repair may delete: one camera, a time range. */
+export interface Hold {
+  id: string;
+  camera: string;
+  /** UTC milliseconds; a segment overlapping [from, to) is held. */
+  from: number;
+  to: number;
+  /** Why: an incident id, a test, an operator's note. */
+  reason: string;
+  created: number;
+}
+
+/** Holds in the index (DESIGN.md invariant 3). Incidents place and release them. */
+export class Holds {
+  private readonly hold;
+
+  constructor(private readonly index: IndexDb) {
+    this.hold = index.db.sublevel<string, Hold>('hold', { valueEncoding: 'json' });
+  }
+
+  async place(camera: string, from: number, to: number, reason: string): Promise<Hold> {
+    const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: Date.now() };
+    await this.index.db.batch([{ type: 'put', sublevel: this.hold, key: hold.id, value: hold }], { sync: true });
+    return hold;
+  }
+
+  async release(id: string): Promise<boolean> {
+    const existing = await this.hold.get(id);
+    if (!existing) return false;
+    await this.index.db.batch([{ type: 'del', sublevel: this.hold, key: id }], { sync: true });
+    return true;
+  }
+
+  async list(): Promise<Hold[]> {
+    const out: Hold[] = [];
+    for await (const hold of this.hold.values()) out.push(hold);
+    return out;
+  }
+
+  /** A predicate over the holds as they are now: does any of them cover this segment? */
+  async snapshot(): Promise<(camera: string, start: number, end: number) => boolean> {
+    const holds = await this.list();
+    return (camera, start, end) => holds.some((h) => h.camera === camera && start < h.to && end > h.from);
+  }
+}

@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import t, { type Test } from 'tap';
+import type { Config } from '../src/config/types.js';
+import { Holds } from '../src/store/holds.js';
+import { Pruner } from '../src/store/retention.js';
+import type { SegmentEntry, SegmentStore } from '../src/store/segments.js';
+import { shortDir } from './helpers/daemon.js';
+import { openStore, seedSegments } from './helpers/seed.js';
+
+// Real LevelDB and real files; the clock and the filesystem's free space are injected.
+const HOUR = 3_600_000;
+const NOW = Date.parse('2026-11-28T12:00:00Z');
+
+function config(dir: string, retention: Config['retention'], perCamera: Record<string, string> = {}): Config {
+  return {
+    store: { path: join(dir, 'store'), segmentSeconds: 10 },
+    index: { path: join(dir, 'index') },
+    socket: { path: join(dir, 's.sock'), group: 'libcam' },
+    retention,
+    pause: { maxDuration: '8h' },
+    cameras: ['lobby', 'stacks'].map((name) => ({
+      name,
+      enabled: true,
+      source: { kind: 'test-pattern', width: 16, height: 16, fps: 1, codec: 'h264', pattern: 'ball' },
+      ...(perCamera[name] ? { retention: { maxAge: perCamera[name] } } : {}),
+    })),
+    log: { level: 'info' },
+  };
+}
+
+async function all(store: SegmentStore, camera: string): Promise<SegmentEntry[]> {
+  const out: SegmentEntry[] = [];
+  for await (const s of store.segmentsOf(camera)) out.push(s);
+  return out;
+}
+
+/** 48 hourly segments of 1000 bytes for each camera, the newest ending just before NOW. */
+async function setup(t: Test, retention: Config['retention'], perCamera: Record<string, string> = {}, free = 1e12) {
+  const dir = shortDir(t);
+  const { index, store, close } = await openStore(dir);
+  t.teardown(close);
+  for (const camera of ['lobby', 'stacks']) await seedSegments(store, camera, { from: NOW - 48 * HOUR, count: 48, everyMs: HOUR, lengthMs: 600_000, bytes: 1000 });
+  const holds = new Holds(index);
+  const pruner = new Pruner({ config: config(dir, retention, perCamera), store, holds, index, log: pino({ level: 'silent' }), now: () => NOW, freeBytes: () => Promise.resolve(free) });
+  return { dir, store, holds, pruner };
+}
+
+t.test('by age, global and per camera; held segments survive; --dry-run deletes nothing', async (t) => {
+  const { dir, store, holds, pruner } = await setup(t, { maxAge: '1d', minFreeBytes: '1B' }, { stacks: '6h' });
+  const held = await holds.place('lobby', NOW - 40 * HOUR, NOW - 38 * HOUR + 1, 'incident 1');
+
+  const dry = await pruner.prune(true);
+  t.equal(dry.dryRun, true);
+  t.equal((await all(store, 'lobby')).length, 48, 'a dry run deletes nothing');
+  t.equal(dry.kept.held, 3, 'three hourly segments fall under the hold');
+
+  const before = [...(await all(store, 'lobby')), ...(await all(store, 'stacks'))];
+  const real = await pruner.prune(false);
+  t.same(real.deleted, dry.deleted, 'the real prune does what the dry run said');
+  const lobby = await all(store, 'lobby');
+  const stacks = await all(store, 'stacks');
+  t.equal(lobby.filter((s) => s.end <= NOW - 24 * HOUR && !(s.start < held.to && s.end > held.from)).length, 0, 'lobby keeps 1 day (global maxAge)');
+  t.equal(lobby.filter((s) => s.start < held.to && s.end > held.from).length, 3, 'and the held segments, though older');
+  t.equal(stacks.length, 6, 'stacks keeps 6 h (its own maxAge)');
+  t.equal(real.byReason.age, real.deleted.segments);
+  for (const s of stacks) t.ok(existsSync(join(dir, 'store', s.file)), `${s.file} kept on disk`);
+  const kept = new Set([...lobby, ...stacks].map((s) => s.file));
+  const gone = before.filter((s) => !kept.has(s.file));
+  t.equal(gone.length, real.deleted.segments);
+  t.ok(gone.every((s) => !existsSync(join(dir, 'store', s.file))), 'every deleted segment\'s file is gone');
+  t.notOk(existsSync(join(dir, 'store', 'stacks', '2026', '11', '26')), 'and the day folder it left empty');
+
+  const again = await pruner.prune(false);
+  t.equal(again.deleted.segments, 0, 'a second prune finds nothing to do');
+  const receipts = await pruner.listReceipts();
+  t.equal(receipts.length, 1, 'one receipt for the prune that deleted something');
+  t.equal(receipts[0]?.sha256, real.receiptSha256);
+  t.match(receipts[0]?.cameras, [{ camera: 'lobby' }, { camera: 'stacks', segments: 42, bytes: 42_000 }]);
+});
+
+t.test('by size: the oldest footage of any camera goes first, held footage stays', async (t) => {
+  const { store, holds, pruner } = await setup(t, { maxAge: '30d', maxBytes: '40KB', minFreeBytes: '1B' });
+  await holds.place('stacks', NOW - 48 * HOUR, NOW - 46 * HOUR, 'incident 2');
+  const r = await pruner.prune(false);
+  t.equal(r.byReason.size, r.deleted.segments);
+  const left = [...(await all(store, 'lobby')), ...(await all(store, 'stacks'))];
+  t.equal(left.reduce((sum, s) => sum + s.bytes, 0), 40_000, 'exactly maxBytes of footage left');
+  t.equal(left.filter((s) => s.camera === 'stacks' && s.start < NOW - 46 * HOUR).length, 2, 'the two oldest, held, remain');
+  const unheld = left.filter((s) => s.start >= NOW - 46 * HOUR);
+  t.ok(Math.min(...unheld.map((s) => s.start)) >= NOW - 20 * HOUR, 'the rest are the newest');
+});
+
+t.test('by reserve: deletes until the filesystem has minFreeBytes free', async (t) => {
+  const { store, pruner } = await setup(t, { maxAge: '30d', minFreeBytes: '50KB' }, {}, 10_000);
+  const r = await pruner.prune(false);
+  t.equal(r.byReason.reserve, 40, '40 KB freed on top of the 10 KB free');
+  t.equal((await all(store, 'lobby')).length + (await all(store, 'stacks')).length, 56);
+});
+
+t.test('one prune at a time', async (t) => {
+  const { pruner } = await setup(t, { maxAge: '1h', minFreeBytes: '1B' });
+  const first = pruner.prune(false);
+  await t.rejects(pruner.prune(false), { code: 'conflict', message: /a prune is already running/ });
+  t.ok((await first).deleted.segments > 0);
+});
