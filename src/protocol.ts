@@ -118,6 +118,15 @@ export interface FsckResult {
   repaired: boolean;
 }
 
+export interface HoldInfo {
+  id: string;
+  camera: string;
+  from: string;
+  to: string;
+  reason: string;
+  created: string;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -125,6 +134,9 @@ export interface Methods {
   recordings: { params: RecordingsParams; result: RecordingsResult };
   prune: { params: { dryRun: boolean }; result: PruneResult };
   fsck: { params: { repair: boolean; deep: boolean }; result: FsckResult };
+  'holds.list': { params: Record<string, never>; result: HoldInfo[] };
+  'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
+  'holds.release': { params: { id: string }; result: { released: string } };
 }
 
 export type MethodName = keyof Methods;
@@ -144,6 +156,19 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime },
   },
   prune: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
+  'holds.list': noParams,
+  'holds.place': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['camera', 'from', 'to', 'reason'],
+    properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime, reason: { type: 'string', minLength: 1, maxLength: 500 } },
+  },
+  'holds.release': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id'],
+    properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
   fsck: {
     type: 'object',
     additionalProperties: false,

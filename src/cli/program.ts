@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
 import { registerRecordings } from './commands/recordings.js';
+import { registerHolds } from './commands/holds.js';
 import { registerStatus } from './commands/status.js';
 import { registerStore } from './commands/store.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerCameras(program);
   registerRecordings(program);
   registerStore(program);
+  registerHolds(program);
   registerConfig(program);
   return program;
 }

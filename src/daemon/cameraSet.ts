@@ -1,7 +1,8 @@
 import type { CameraConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
-import type { CameraListEntry, CameraState, CameraStatus } from '../protocol.js';
+import type { CameraListEntry, CameraState, CameraStatus, GapCause } from '../protocol.js';
+import type { Suspension } from '../pipeline/recorder.js';
 
 /** What the daemon needs of one camera's recorder, whatever drives it. */
 export interface CameraRuntime {
@@ -9,6 +10,10 @@ export interface CameraRuntime {
   status(): CameraStatus;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Stop recording for a reason that is not the camera's fault (disk full, a pause). */
+  suspend(suspension: Suspension): Promise<void>;
+  unsuspend(): void;
+  readonly suspended: Suspension | undefined;
 }
 
 /** A camera that is configured but not recorded (`enabled: false`). */
@@ -24,6 +29,13 @@ export class DisabledCamera implements CameraRuntime {
   stop(): Promise<void> {
     return Promise.resolve();
   }
+  suspend(): Promise<void> {
+    return Promise.resolve();
+  }
+  unsuspend(): void {
+    // nothing records, nothing to resume
+  }
+  readonly suspended = undefined;
 }
 
 /** The URL shown to users for a source; credentials are never part of it. */
@@ -67,6 +79,15 @@ export class CameraSet {
         runtime.stop().catch((err: unknown) => this.log.error({ err, camera: runtime.name }, 'camera failed to stop cleanly')),
       ),
     );
+  }
+
+  async suspendAll(suspension: Suspension): Promise<void> {
+    await Promise.all(this.runtimes.map((r) => r.suspend(suspension)));
+  }
+
+  /** Resumes the cameras suspended for this cause, and only those. */
+  unsuspendAll(cause: GapCause): void {
+    for (const r of this.runtimes) if (r.suspended?.cause === cause) r.unsuspend();
   }
 
   status(): CameraStatus[] {

@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
+import { parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
 import type { StatusResult } from '../protocol.js';
 import { IndexDb } from '../store/indexDb.js';
@@ -12,6 +13,8 @@ import { CameraSet, type CameraRuntime } from './cameraSet.js';
 import { Dispatcher } from './dispatcher.js';
 import { gidOf } from './group.js';
 import { listRecordings } from './recordings.js';
+import { DiskGuard } from './diskGuard.js';
+import { holdMethods } from './holdMethods.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
 import { StoreLock } from './storeLock.js';
@@ -43,6 +46,7 @@ export class Daemon {
   private readonly store: SegmentStore;
   readonly holds: Holds;
   private readonly pruner: Pruner;
+  private readonly guard: DiskGuard;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
   private readonly lock: StoreLock;
@@ -59,12 +63,20 @@ export class Daemon {
     this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }) });
     const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
+    this.guard = new DiskGuard({
+      storePath: config.store.path,
+      minFreeBytes: parseSize(config.retention.minFreeBytes) ?? 0,
+      pruner: this.pruner,
+      cameras: this.cameras,
+      log: log.child({ component: 'disk guard' }),
+    });
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
       recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
       prune: (params) => this.pruner.prune(params.dryRun),
       fsck: (params) => this.pruner.exclusive('fsck', () => fsck(this.store, this.holds, params)),
+      ...holdMethods(this.holds, config.cameras.map((c) => c.name)),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -86,6 +98,7 @@ export class Daemon {
         stop: () => this.index.stop(),
       },
       { name: 'cameras', start: () => this.cameras.start(), stop: () => this.cameras.stop() },
+      { name: 'disk guard', start: () => this.guard.start(), stop: () => this.guard.stop() },
       {
         name: 'control socket',
         start: () => this.socket.start(gidOf(config.socket.group)),

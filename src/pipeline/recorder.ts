@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrls } from '../log.js';
-import type { CameraState, CameraStatus } from '../protocol.js';
+import type { CameraState, CameraStatus, GapCause } from '../protocol.js';
 import type { VideoCodec } from '../store/mp4.js';
 import type { GapEntry, SegmentStore } from '../store/segments.js';
 import type { CameraRuntime } from '../daemon/cameraSet.js';
@@ -31,6 +31,13 @@ interface Failure {
   auth: boolean;
   /** Nothing answered at the camera's address: it is off, unplugged or rebooting. */
   unreachable?: boolean;
+}
+
+/** Why a camera is not recording although nothing is wrong with it. */
+export interface Suspension {
+  state: 'error' | 'paused';
+  reason: string;
+  cause: GapCause;
 }
 
 /** What an error's text means to the person reading `libcam status`. */
@@ -85,6 +92,7 @@ export class Recorder implements CameraRuntime {
   private readonly openStarts = new Map<string, number>();
   private gap: GapEntry | undefined;
   private eosWaiter: (() => void) | undefined;
+  private suspension: Suspension | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.name = opts.name;
@@ -117,13 +125,55 @@ export class Recorder implements CameraRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.closePipeline();
+    const recovered = await this.opts.store.recover(this.name);
+    this.noteSegments(recovered.map((s) => s.end));
+  }
+
+  /**
+   * Stops recording without stopping the recorder: the open segment is closed and
+   * indexed, a gap with the suspension's cause opens, and the camera shows the
+   * suspension's state and reason until `unsuspend`. Suspending again only updates them.
+   * (The disk guard's disk-full now; pauses later.)
+   */
+  async suspend(suspension: Suspension): Promise<void> {
+    const already = this.suspension !== undefined;
+    this.suspension = suspension;
+    this.setState(suspension.state, suspension.reason);
+    if (already || this.stopped) return;
+    this.log.warn({ reason: suspension.reason }, 'recording suspended');
+    await this.closePipeline();
+    const { store } = this.opts;
+    const recovered = await store.recover(this.name);
+    this.noteSegments(recovered.map((s) => s.end));
+    await store.enqueue(this.name, async () => {
+      const now = this.clock.now();
+      if (this.gap) await store.endGap(this.gap, now);
+      this.gap = await store.beginGap(this.name, this.gap ? now : (this.lastSegmentEnd ?? now), suspension.cause);
+    });
+  }
+
+  unsuspend(): void {
+    if (!this.suspension || this.stopped) return;
+    this.suspension = undefined;
+    this.failures = 0;
+    this.log.info('recording resumes');
+    this.connect();
+  }
+
+  get suspended(): Suspension | undefined {
+    return this.suspension;
+  }
+
+  /** Ends the current run: EOS first where it reaches the muxer, so the open file closes properly. */
+  private async closePipeline(): Promise<void> {
     this.clock.clearTimeout(this.retryTimer);
     this.clock.clearTimeout(this.probeTimer);
     this.clock.clearTimeout(this.watchdogTimer);
     const pipeline = this.pipeline;
     if (pipeline && this.plan?.eosReachesSink) {
-      // EOS makes splitmuxsink close the open file properly; a camera that is gone cannot
-      // deliver it, so wait a bounded time and let recovery index what was written.
+      // A camera that is gone cannot deliver EOS: wait a bounded time, then let recovery
+      // index what was written.
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(resolve, EOS_WAIT_MS);
         this.eosWaiter = () => {
@@ -135,8 +185,6 @@ export class Recorder implements CameraRuntime {
     }
     this.teardown();
     await this.opts.store.enqueue(this.name, () => Promise.resolve());
-    const recovered = await this.opts.store.recover(this.name);
-    this.noteSegments(recovered.map((s) => s.end));
   }
 
   private setState(state: CameraState, reason: string | null): void {
@@ -155,7 +203,7 @@ export class Recorder implements CameraRuntime {
   }
 
   private async connectOnce(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.suspension) return;
     this.clock.clearTimeout(this.retryTimer);
     this.clock.clearTimeout(this.probeTimer);
     const run = ++this.run;
@@ -289,7 +337,7 @@ export class Recorder implements CameraRuntime {
   }
 
   private fail(run: number, failure: Failure): void {
-    if (run !== this.run || this.stopped) return;
+    if (run !== this.run || this.stopped || this.suspension) return;
     this.teardown();
     this.failures += 1;
     const delay = failure.auth ? AUTH_RETRY_MS : backoffMs(this.failures);

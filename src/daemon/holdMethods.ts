@@ -1,0 +1,34 @@
+import { LibcamError } from '../errors.js';
+import type { HoldInfo, Methods } from '../protocol.js';
+import type { Hold, Holds } from '../store/holds.js';
+
+const info = (h: Hold): HoldInfo => ({
+  id: h.id,
+  camera: h.camera,
+  from: new Date(h.from).toISOString(),
+  to: new Date(h.to).toISOString(),
+  reason: h.reason,
+  created: new Date(h.created).toISOString(),
+});
+
+/** The socket's `holds.*` methods: what IT can hold by hand until incidents do it. */
+export function holdMethods(holds: Holds, cameras: readonly string[]) {
+  return {
+    'holds.list': async (): Promise<HoldInfo[]> => (await holds.list()).map(info),
+    'holds.place': async (p: Methods['holds.place']['params']): Promise<HoldInfo> => {
+      if (!cameras.includes(p.camera)) {
+        throw new LibcamError('invalid-input', `--camera: no camera named "${p.camera}"; configured: ${cameras.join(', ') || 'none'}`, { field: 'camera' });
+      }
+      const from = Date.parse(p.from);
+      const to = Date.parse(p.to);
+      if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
+        throw new LibcamError('invalid-input', `--to: ${p.to} must be a time after --from ${p.from}`, { field: 'to' });
+      }
+      return info(await holds.place(p.camera, from, to, p.reason));
+    },
+    'holds.release': async (p: Methods['holds.release']['params']): Promise<{ released: string }> => {
+      if (!(await holds.release(p.id))) throw new LibcamError('not-found', `no hold with id ${p.id} (libcam holds list shows them)`, { id: p.id });
+      return { released: p.id };
+    },
+  };
+}
