@@ -88,3 +88,46 @@ t.test('fsck reports a missing file and --repair turns it into a file-lost gap; 
   daemon.proc.kill('SIGTERM');
   await daemon.exited;
 });
+
+t.test('store identity: an unmounted (empty) or foreign store folder is refused with a clear message', async (t) => {
+  const a = shortDir(t);
+  const configA = writeConfig(a, { cameras: [{ name: 'lobby', source: { kind: 'test-pattern', width: 160, height: 120, fps: 5 } }] });
+  const first = spawnDaemon(t, a, configA);
+  await waitForSocket(first.socket);
+  first.proc.kill('SIGTERM');
+  await first.exited;
+
+  // The disk is not mounted: the mount point is an empty folder on the root filesystem.
+  const { renameSync, mkdirSync, readdirSync: list } = await import('node:fs');
+  renameSync(join(a, 'store'), join(a, 'store.disk'));
+  mkdirSync(join(a, 'store'));
+  const unmounted = spawnDaemon(t, a, configA);
+  const exit = await unmounted.exited;
+  t.not(exit.code, 0, 'libcamd refuses to start');
+  t.match(unmounted.stderr(), `refusing to record into ${join(a, 'store')}: the folder is empty`);
+  t.match(unmounted.stderr(), "Is the store's disk mounted?");
+  t.same(list(join(a, 'store')), [], 'and wrote nothing into the empty folder');
+
+  // Another store's disk mounted there.
+  const b = shortDir(t);
+  const configB = writeConfig(b, { cameras: [{ name: 'lobby', enabled: false, source: { kind: 'test-pattern' } }] });
+  const other = spawnDaemon(t, b, configB);
+  await waitForSocket(other.socket);
+  other.proc.kill('SIGTERM');
+  await other.exited;
+  const { rmSync, cpSync } = await import('node:fs');
+  rmSync(join(a, 'store'), { recursive: true });
+  cpSync(join(b, 'store'), join(a, 'store'), { recursive: true });
+  const foreign = spawnDaemon(t, a, configA);
+  t.not((await foreign.exited).code, 0);
+  t.match(foreign.stderr(), 'a different disk is mounted there');
+
+  // The right disk back: it records again.
+  rmSync(join(a, 'store'), { recursive: true });
+  renameSync(join(a, 'store.disk'), join(a, 'store'));
+  const back = spawnDaemon(t, a, configA);
+  await waitForSocket(back.socket);
+  t.equal(cli(['status'], { socket: back.socket }).status, 0, 'with its own store back, libcamd starts');
+  back.proc.kill('SIGTERM');
+  await back.exited;
+});

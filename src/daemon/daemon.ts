@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import type { StatusResult } from '../protocol.js';
 import { IndexDb } from '../store/indexDb.js';
 import { fsck } from '../store/fsck.js';
+import { checkStoreIdentity } from '../store/identity.js';
 import { Holds } from '../store/holds.js';
 import { Pruner } from '../store/retention.js';
 import { SegmentStore } from '../store/segments.js';
@@ -93,6 +94,7 @@ export class Daemon {
         name: 'index',
         start: async () => {
           await this.index.start();
+          await checkStoreIdentity(this.index, config.store.path);
           await this.store.finishAllDeletions();
         },
         stop: () => this.index.stop(),
