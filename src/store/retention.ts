@@ -10,7 +10,7 @@ import type { IndexDb } from './indexDb.js';
 import type { SegmentEntry, SegmentStore } from './segments.js';
 
 /** Deleted together: one mark batch, one unmark batch. */
-const CHUNK = 256;
+const CHUNK = 1024;
 
 export interface PruneReceipt {
   at: number;

@@ -40,7 +40,7 @@ export function registerRecordings(program: Command): void {
     .addHelpText(
       'after',
       '\nTimes: ISO 8601 with a zone (2026-11-28T14:05:00Z), now, or relative (-15m, -2h, -1d).\n' +
-        'Gap causes: camera-lost, daemon-down, paused-maintenance, paused-privacy, disk-full.\n\n' +
+        'Gap causes: camera-lost, daemon-down, paused-maintenance, paused-privacy, disk-full, file-lost (fsck --repair found the file gone).\n\n' +
         'Example:\n  libcam recordings --camera front-desk --from -2h --json | jq \'.gaps\'',
     )
     .action(async (opts: RecordingsOptions, command: Command) => {
