@@ -93,8 +93,8 @@ export const MAX_RECORDINGS = 50_000;
 
 export interface PruneResult {
   deleted: { segments: number; bytes: number };
-  /** Segments that retention would have deleted but a hold keeps. */
-  kept: { held: number };
+  /** Segments retention would have deleted but a hold keeps, or a reader is using now. */
+  kept: { held: number; inUse: number };
   dryRun: boolean;
   byReason: { age: number; size: number; reserve: number };
   cameras: { camera: string; segments: number; bytes: number; from: string; to: string }[];

@@ -105,3 +105,18 @@ t.test('one prune at a time', async (t) => {
   await t.rejects(pruner.prune(false), { code: 'conflict', message: /a prune is already running/ });
   t.ok((await first).deleted.segments > 0);
 });
+
+t.test('a segment being read is not deleted under its reader, and goes at the next prune', async (t) => {
+  const { store, pruner } = await setup(t, { maxAge: '1h', minFreeBytes: '1B' });
+  const oldest = (await all(store, 'lobby'))[0];
+  if (!oldest) throw new Error('no segments');
+  const during = await store.reading(oldest, async (path) => {
+    const r = await pruner.prune(false);
+    t.ok(existsSync(path), 'the file is still there while it is read');
+    return r;
+  });
+  t.equal(during.kept.inUse, 1, 'the prune said it kept one segment in use');
+  t.equal((await all(store, 'lobby'))[0]?.start, oldest.start, 'and kept its entry');
+  const after = await pruner.prune(false);
+  t.equal(after.deleted.segments, 1, 'the next prune takes it');
+});

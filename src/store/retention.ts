@@ -101,6 +101,7 @@ export class Pruner {
     const chosen: SegmentEntry[] = [];
     const byReason = { age: 0, size: 0, reserve: 0 };
     let held = 0;
+    let inUse = 0;
     const chosenKeys = new Set<string>();
     const choose = (s: SegmentEntry, reason: keyof typeof byReason): void => {
       chosen.push(s);
@@ -115,6 +116,7 @@ export class Pruner {
         if (s.start >= horizon) break;
         if (s.end > horizon) continue;
         if (isHeld(camera, s.start, s.end)) held += 1;
+        else if (store.isBeingRead(s)) inUse += 1;
         else choose(s, 'age');
       }
     }
@@ -130,6 +132,10 @@ export class Pruner {
         if (chosenKeys.has(`${s.camera}!${s.start}`)) continue;
         if (isHeld(s.camera, s.start, s.end)) {
           held += 1;
+          continue;
+        }
+        if (store.isBeingRead(s)) {
+          inUse += 1;
           continue;
         }
         choose(s, overSize() ? 'size' : 'reserve');
@@ -151,7 +157,7 @@ export class Pruner {
     }
     return {
       deleted: receipt.deleted,
-      kept: { held },
+      kept: { held, inUse },
       dryRun,
       byReason,
       cameras: receipt.cameras.map((c) => ({ ...c, from: new Date(c.from).toISOString(), to: new Date(c.to).toISOString() })),

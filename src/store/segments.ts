@@ -63,6 +63,8 @@ export class SegmentStore {
   /** Segments marked for deletion: marked, unlinked, folder fsynced, then unmarked with the entry. */
   private readonly deleting;
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Files being read right now (a still, a clip, an export), with how many readers. */
+  private readonly readers = new Map<string, number>();
 
   constructor(
     private readonly index: IndexDb,
@@ -74,6 +76,25 @@ export class SegmentStore {
     this.gap = index.db.sublevel<string, GapEntry>('gap', { valueEncoding: 'json' });
     this.pending = index.db.sublevel<string, PendingEntry>('pending', { valueEncoding: 'json' });
     this.deleting = index.db.sublevel<string, SegmentEntry>('deleting', { valueEncoding: 'json' });
+  }
+
+  /**
+   * Reads a segment's file under a lease: while `fn` runs, no prune, disk guard or repair
+   * deletes the file (they skip it and take it next time).
+   */
+  async reading<T>(entry: SegmentEntry, fn: (path: string) => Promise<T>): Promise<T> {
+    this.readers.set(entry.file, (this.readers.get(entry.file) ?? 0) + 1);
+    try {
+      return await fn(join(this.root, entry.file));
+    } finally {
+      const left = (this.readers.get(entry.file) ?? 1) - 1;
+      if (left > 0) this.readers.set(entry.file, left);
+      else this.readers.delete(entry.file);
+    }
+  }
+
+  isBeingRead(entry: SegmentEntry): boolean {
+    return this.readers.has(entry.file);
   }
 
   /** Runs `fn` after every earlier task of the same camera. */
@@ -257,6 +278,8 @@ export class SegmentStore {
   deleteSegments(camera: string, entries: SegmentEntry[]): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     return this.enqueue(camera, async () => {
+      entries = entries.filter((e) => !this.isBeingRead(e)); // a reader may have started since the plan
+      if (entries.length === 0) return;
       await this.index.db.batch(
         entries.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
         { sync: true },
