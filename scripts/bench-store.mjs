@@ -6,6 +6,7 @@
 //            and `libcam fsck` (which does walk every file) against the same.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -76,20 +77,29 @@ function timeCommand(cmd) {
   return { ms: performance.now() - t0, stdout: r.stdout.trim() };
 }
 
-function config(dir, extra = '') {
+function config(dir, extra = '', retention = '{ maxAge: 1d, minFreeBytes: 1MB }') {
   const file = join(dir, 'libcam.yaml');
-  writeFileSync(file, `store: { path: ${dir}/store, segmentSeconds: 2 }\nindex: { path: ${dir}/index }\nsocket: { path: ${dir}/s.sock, group: libcam }\nretention: { maxAge: 1d, minFreeBytes: 1MB }\n${extra}`);
+  writeFileSync(file, `store: { path: ${dir}/store, segmentSeconds: 2 }\nindex: { path: ${dir}/index }\nsocket: { path: ${dir}/s.sock, group: libcam }\nretention: ${retention}\n${extra}`);
   return file;
 }
 
 async function startDaemon(file, dir) {
   const t0 = performance.now();
   const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Ready = the control socket answers a status request (what READY=1 also waits for).
   for (;;) {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', join(dir, 's.sock'), 'status', '--json'], { encoding: 'utf8' });
-    if (r.status === 0) break;
+    const ok = await new Promise((res) => {
+      const s = connect(join(dir, 's.sock'));
+      s.once('connect', () => s.write('{"id":1,"method":"status"}\n'));
+      s.once('data', () => {
+        s.destroy();
+        res(true);
+      });
+      s.once('error', () => res(false));
+    });
+    if (ok) break;
     if (proc.exitCode !== null) throw new Error('libcamd exited');
-    await sleep(20);
+    await sleep(10);
   }
   return { proc, readyMs: performance.now() - t0 };
 }
@@ -162,7 +172,7 @@ async function benchStartup() {
   const n = Number(values.files);
   const cameras = Array.from({ length: 16 }, (_, i) => `cam-${i + 1}`);
   await seed(dir, cameras, Date.now() - (n / 16) * SEG - DAY, Math.ceil(n / 16));
-  const file = config(dir, `retention: { maxAge: 3650d, minFreeBytes: 1MB }\ncameras:\n${cameras.map((c) => `  - { name: ${c}, enabled: false, source: { kind: test-pattern } }`).join('\n')}\n`.replace(/^retention: \{ maxAge: 1d, minFreeBytes: 1MB \}\n/m, ''));
+  const file = config(dir, `cameras:\n${cameras.map((c) => `  - { name: ${c}, enabled: false, source: { kind: test-pattern } }`).join('\n')}\n`, '{ maxAge: 3650d, minFreeBytes: 1MB }');
   spawnSync('sync');
   spawnSync('sh', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']);
   const find = timeCommand(`find ${dir}/store -type f | wc -l`);

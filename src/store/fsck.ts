@@ -8,24 +8,38 @@ import type { SegmentStore } from './segments.js';
 
 const INCOMING = '.incoming';
 
-async function* filesUnder(dir: string): AsyncGenerator<string> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return;
-    throw err;
-  }
-  for (const name of names.sort()) {
-    if (name === INCOMING) continue; // files being written: recovery's business, not fsck's
-    const path = join(dir, name);
-    const info = await stat(path).catch((err: unknown) => {
-      if (errnoOf(err) === 'ENOENT') return undefined; // gone since readdir
+/** Every segment file under the store with its size: one readdir per folder, one stat per file, a few at a time. */
+async function sizesUnder(root: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const walk = async (dir: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT') return; // removed by a prune since its parent was read
       throw err;
-    });
-    if (info?.isDirectory()) yield* filesUnder(path);
-    else if (info) yield path;
-  }
+    }
+    const files: string[] = [];
+    for (const e of entries) {
+      if (e.name === INCOMING || e.name.startsWith('.')) continue; // files being written; identity, lock
+      if (e.isDirectory()) await walk(join(dir, e.name));
+      else if (e.name.endsWith('.mp4')) files.push(join(dir, e.name));
+    }
+    const IN_FLIGHT = 8;
+    for (let i = 0; i < files.length; i += IN_FLIGHT) {
+      await Promise.all(
+        files.slice(i, i + IN_FLIGHT).map(async (path) => {
+          const info = await stat(path).catch((err: unknown) => {
+            if (errnoOf(err) === 'ENOENT') return undefined;
+            throw err;
+          });
+          if (info) sizes.set(relative(root, path), info.size);
+        }),
+      );
+    }
+  };
+  await walk(root);
+  return sizes;
 }
 
 /**
@@ -46,33 +60,25 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
     problems.push({ kind: 'interrupted-deletion', camera: marked.camera, file: marked.file, detail: 'marked for deletion by a prune that did not finish' });
     indexed.add(marked.file);
   }
+  const onDisk = await sizesUnder(store.root);
   for (const camera of await store.cameras()) {
     for await (const s of store.segmentsOf(camera)) {
       segments += 1;
       indexed.add(s.file);
-      const path = join(store.root, s.file);
-      let size: number;
-      try {
-        size = (await stat(path)).size;
-      } catch (err) {
-        if (errnoOf(err) !== 'ENOENT') throw err;
+      const size = onDisk.get(s.file);
+      if (size === undefined) {
         problems.push({ kind: 'missing-file', camera, file: s.file, detail: `indexed (${s.bytes} bytes, ${new Date(s.start).toISOString()}) but not on disk` });
-        continue;
-      }
-      if (size !== s.bytes) {
+      } else if (size !== s.bytes) {
         problems.push({ kind: 'size-mismatch', camera, file: s.file, detail: `${size} bytes on disk, ${s.bytes} in the index` });
       } else if (opts.deep) {
-        const sha = createHash('sha256').update(await readFile(path)).digest('hex');
+        const sha = createHash('sha256').update(await readFile(join(store.root, s.file))).digest('hex');
         if (sha !== s.sha256) problems.push({ kind: 'hash-mismatch', camera, file: s.file, detail: `SHA-256 ${sha} on disk, ${s.sha256} in the index` });
       }
     }
   }
-  for await (const path of filesUnder(store.root)) {
-    const file = relative(store.root, path);
-    const camera = file.split('/')[0] ?? '';
-    if (!/\.mp4$/.test(file) || file.startsWith('.')) continue;
+  for (const file of onDisk.keys()) {
     files += 1;
-    if (!indexed.has(file)) problems.push({ kind: 'unindexed-file', camera, file, detail: 'on disk with no index entry' });
+    if (!indexed.has(file)) problems.push({ kind: 'unindexed-file', camera: file.split('/')[0] ?? '', file, detail: 'on disk with no index entry' });
   }
 
   if (opts.repair) {
