@@ -85,7 +85,10 @@ function config(dir, extra = '', retention = '{ maxAge: 1d, minFreeBytes: 1MB }'
 
 async function startDaemon(file, dir) {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout.on('data', (d) => (output += d));
+  proc.stderr.on('data', (d) => (output += d));
   // Ready = the control socket answers a status request (what READY=1 also waits for).
   for (;;) {
     const ok = await new Promise((res) => {
@@ -98,7 +101,7 @@ async function startDaemon(file, dir) {
       s.once('error', () => res(false));
     });
     if (ok) break;
-    if (proc.exitCode !== null) throw new Error('libcamd exited');
+    if (proc.exitCode !== null) throw new Error(`libcamd exited: ${output.slice(-2000)}`);
     await sleep(10);
   }
   return { proc, readyMs: performance.now() - t0 };

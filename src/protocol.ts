@@ -102,6 +102,14 @@ export interface PruneResult {
   receiptSha256: string;
 }
 
+export interface ReceiptInfo {
+  at: string;
+  deleted: { segments: number; bytes: number };
+  byReason: { age: number; size: number; reserve: number };
+  cameras: { camera: string; segments: number; bytes: number; from: string; to: string }[];
+  sha256: string;
+}
+
 export interface FsckProblem {
   kind: 'missing-file' | 'size-mismatch' | 'hash-mismatch' | 'unindexed-file' | 'interrupted-deletion';
   detail: string;
@@ -134,6 +142,7 @@ export interface Methods {
   recordings: { params: RecordingsParams; result: RecordingsResult };
   prune: { params: { dryRun: boolean }; result: PruneResult };
   fsck: { params: { repair: boolean; deep: boolean }; result: FsckResult };
+  'prune.receipts': { params: { since?: string }; result: ReceiptInfo[] };
   'holds.list': { params: Record<string, never>; result: HoldInfo[] };
   'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
   'holds.release': { params: { id: string }; result: { released: string } };
@@ -156,6 +165,7 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime },
   },
   prune: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
+  'prune.receipts': { type: 'object', additionalProperties: false, properties: { since: isoTime } },
   'holds.list': noParams,
   'holds.place': {
     type: 'object',

@@ -76,6 +76,7 @@ export class Daemon {
       'cameras.list': () => Promise.resolve(this.cameras.list()),
       recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
       prune: (params) => this.pruner.prune(params.dryRun),
+      'prune.receipts': (params) => this.pruner.receiptInfos(params.since),
       fsck: (params) => this.pruner.exclusive('fsck', () => fsck(this.store, this.holds, params)),
       ...holdMethods(this.holds, config.cameras.map((c) => c.name)),
     });

@@ -22,6 +22,7 @@ function compileAll(): Validators {
     recordings: ajv.compile<Methods['recordings']['params']>(PARAM_SCHEMAS.recordings),
     prune: ajv.compile<Methods['prune']['params']>(PARAM_SCHEMAS.prune),
     fsck: ajv.compile<Methods['fsck']['params']>(PARAM_SCHEMAS.fsck),
+    'prune.receipts': ajv.compile<Methods['prune.receipts']['params']>(PARAM_SCHEMAS['prune.receipts']),
     'holds.list': ajv.compile<Methods['holds.list']['params']>(PARAM_SCHEMAS['holds.list']),
     'holds.place': ajv.compile<Methods['holds.place']['params']>(PARAM_SCHEMAS['holds.place']),
     'holds.release': ajv.compile<Methods['holds.release']['params']>(PARAM_SCHEMAS['holds.release']),

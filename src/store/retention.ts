@@ -4,7 +4,7 @@ import { parseDuration, parseSize } from '../config/units.js';
 import type { Config } from '../config/types.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PruneResult } from '../protocol.js';
+import type { PruneResult, ReceiptInfo } from '../protocol.js';
 import type { Holds } from './holds.js';
 import type { IndexDb } from './indexDb.js';
 import type { SegmentEntry, SegmentStore } from './segments.js';
@@ -201,9 +201,23 @@ export class Pruner {
     return { at, deleted: { segments: chosen.length, bytes }, byReason, cameras: [...cameras.values()], sha256: hash.digest('hex') };
   }
 
-  async listReceipts(): Promise<PruneReceipt[]> {
+  async listReceipts(since = 0): Promise<PruneReceipt[]> {
     const out: PruneReceipt[] = [];
-    for await (const r of this.receipts.values()) out.push(r);
+    for await (const r of this.receipts.values({ gte: String(Math.max(0, Math.round(since))).padStart(15, '0') })) out.push(r);
     return out;
+  }
+
+  /** Receipts as the socket shows them: ISO times. */
+  async receiptInfos(since: string | undefined): Promise<ReceiptInfo[]> {
+    const from = since === undefined ? 0 : Date.parse(since);
+    if (!Number.isFinite(from)) throw new LibcamError('usage', `--since: "${since ?? ''}" is not an ISO 8601 time`, { field: 'since' });
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    return (await this.listReceipts(from)).map((r) => ({
+      at: iso(r.at),
+      deleted: r.deleted,
+      byReason: r.byReason,
+      cameras: r.cameras.map((c) => ({ ...c, from: iso(c.from), to: iso(c.to) })),
+      sha256: r.sha256,
+    }));
   }
 }

@@ -3,6 +3,7 @@ import { formatBytes } from '../../config/units.js';
 import type { FsckResult, PruneResult } from '../../protocol.js';
 import { contextOf } from '../context.js';
 import { printJson, printText, table } from '../output.js';
+import { parseTime } from '../time.js';
 
 export function renderPrune(r: PruneResult): string {
   const verb = r.dryRun ? 'would delete' : 'deleted';
@@ -34,6 +35,20 @@ export function registerStore(program: Command): void {
       const result = await client.call('prune', { dryRun: opts.dryRun === true });
       if (json) printJson(result);
       else printText(renderPrune(result));
+    });
+
+  program
+    .command('receipts')
+    .description('what each prune deleted: segments, bytes and time range per camera, and a SHA-256 of the deleted segments')
+    .option('--since <time>', 'only receipts from this time on', '-30d')
+    .addHelpText('after', '\nThe record of retention being applied, for the board. Times: ISO 8601 with a zone, now, or -30d.')
+    .action(async (opts: { since: string }, command: Command) => {
+      const { client, json } = contextOf(command);
+      const receipts = await client.call('prune.receipts', { since: new Date(parseTime(opts.since, '--since')).toISOString() });
+      if (json) return printJson(receipts);
+      if (receipts.length === 0) return printText(`no prune deleted anything since ${opts.since}`);
+      const rows = receipts.flatMap((r) => r.cameras.map((c) => [r.at, c.camera, c.segments, formatBytes(c.bytes), c.from, c.to, r.sha256.slice(0, 16)]));
+      printText(table(['PRUNED AT', 'CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO', 'RECEIPT'], rows));
     });
 
   program
