@@ -104,8 +104,10 @@ export interface PruneResult {
 
 export interface ReceiptInfo {
   at: string;
+  /** A prune killed before it finished: what it had deleted, reasons unknown. */
+  interrupted: boolean;
   deleted: { segments: number; bytes: number };
-  byReason: { age: number; size: number; reserve: number };
+  byReason: { age: number; size: number; reserve: number } | null;
   cameras: { camera: string; segments: number; bytes: number; from: string; to: string }[];
   sha256: string;
 }

@@ -60,9 +60,16 @@ t.test('SIGKILL during a prune of 3,000 segments: after restart fsck finds the s
   const rest = JSON.parse(cli(['prune', '--json'], { socket: second.socket }).stdout) as PruneResult;
   t.equal(rest.deleted.segments, fsck.checked.segments, 'the next prune deletes the rest');
   t.equal(countFiles(join(dir, 'store', 'lobby')), 0);
-  const receipts = JSON.parse(cli(['receipts', '--json'], { socket: second.socket }).stdout) as { sha256: string; cameras: { camera: string; segments: number }[] }[];
-  t.equal(receipts.at(-1)?.sha256, rest.receiptSha256, 'libcam receipts shows the prune, with its fingerprint');
-  t.equal(receipts.at(-1)?.cameras[0]?.segments, rest.deleted.segments);
+  const receipts = JSON.parse(cli(['receipts', '--json'], { socket: second.socket }).stdout) as {
+    sha256: string;
+    interrupted: boolean;
+    deleted: { segments: number };
+    cameras: { camera: string; segments: number }[];
+  }[];
+  t.equal(receipts.length, 2, 'two receipts: the killed prune and the one after');
+  t.match(receipts[0], { interrupted: true, deleted: { segments: 3000 - rest.deleted.segments } }, 'the killed prune is on record with everything it deleted');
+  t.equal(receipts[1]?.sha256, rest.receiptSha256, 'libcam receipts shows the last prune with its fingerprint');
+  t.equal(receipts[1]?.cameras[0]?.segments, rest.deleted.segments);
   second.proc.kill('SIGTERM');
   await second.exited;
 });

@@ -59,6 +59,7 @@ t.test('by age, global and per camera; held segments survive; --dry-run deletes 
   const before = [...(await all(store, 'lobby')), ...(await all(store, 'stacks'))];
   const real = await pruner.prune(false);
   t.same(real.deleted, dry.deleted, 'the real prune does what the dry run said');
+  t.equal(real.receiptSha256, dry.receiptSha256, 'down to the receipt fingerprint');
   const lobby = await all(store, 'lobby');
   const stacks = await all(store, 'stacks');
   t.equal(lobby.filter((s) => s.end <= NOW - 24 * HOUR && !(s.start < held.to && s.end > held.from)).length, 0, 'lobby keeps 1 day (global maxAge)');

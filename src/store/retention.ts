@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { PruneResult, ReceiptInfo } from '../protocol.js';
 import type { Holds } from './holds.js';
 import type { IndexDb } from './indexDb.js';
-import type { SegmentEntry, SegmentStore } from './segments.js';
+import { receiptPart, type ReceiptPart, type SegmentEntry, type SegmentStore } from './segments.js';
 
 /** Deleted together: one mark batch, one unmark batch. */
 const CHUNK = 1024;
@@ -15,10 +15,36 @@ const CHUNK = 1024;
 export interface PruneReceipt {
   at: number;
   deleted: { segments: number; bytes: number };
-  byReason: { age: number; size: number; reserve: number };
+  /** Null for a prune a crash cut short: its reasons were not recorded, its deletions were. */
+  byReason: { age: number; size: number; reserve: number } | null;
   cameras: { camera: string; segments: number; bytes: number; from: number; to: number }[];
-  /** SHA-256 over `camera!start:sha256\n` of every deleted segment, in deletion order. */
+  /**
+   * The receipt's fingerprint: SHA-256 over its rounds' SHA-256s (hex, one per line, in
+   * camera and time order), each round's over `camera!start:sha256\n` of its segments.
+   */
   sha256: string;
+  /** The prune was killed before it finished; this is what it had deleted. */
+  interrupted: boolean;
+}
+
+/** Sums receipt parts (one prune's rounds, in key order) into a receipt. */
+export function receiptFrom(at: number, parts: ReceiptPart[], byReason: PruneReceipt['byReason'], interrupted: boolean): PruneReceipt {
+  const cameras = new Map<string, PruneReceipt['cameras'][number]>();
+  const fingerprint = createHash('sha256');
+  let segments = 0;
+  let bytes = 0;
+  for (const p of parts) {
+    fingerprint.update(`${p.sha256}\n`);
+    segments += p.segments;
+    bytes += p.bytes;
+    const c = cameras.get(p.camera) ?? { camera: p.camera, segments: 0, bytes: 0, from: p.from, to: p.to };
+    c.segments += p.segments;
+    c.bytes += p.bytes;
+    c.from = Math.min(c.from, p.from);
+    c.to = Math.max(c.to, p.to);
+    cameras.set(p.camera, c);
+  }
+  return { at, deleted: { segments, bytes }, byReason, cameras: [...cameras.values()], sha256: fingerprint.digest('hex'), interrupted };
 }
 
 interface Limits {
@@ -55,6 +81,8 @@ export interface PrunerOptions {
  */
 export class Pruner {
   private running: { what: string; since: number } | undefined;
+  /** The last prune's id (its start time, made unique): receipts and their parts are keyed by it. */
+  private lastId = 0;
   private readonly receipts;
 
   constructor(private readonly opts: PrunerOptions) {
@@ -144,16 +172,25 @@ export class Pruner {
       }
     }
 
-    const receipt = this.receiptOf(now, chosen, byReason);
-    if (!dryRun) {
-      for (const camera of cameras) {
-        const mine = chosen.filter((s) => s.camera === camera);
-        for (let i = 0; i < mine.length; i += CHUNK) await store.deleteSegments(camera, mine.slice(i, i + CHUNK));
+    const id = Math.max(now, this.lastId + 1);
+    if (!dryRun) this.lastId = id;
+    // Rounds per camera in time order: the parts a real prune writes, or would write.
+    const rounds: { camera: string; entries: SegmentEntry[] }[] = [];
+    for (const camera of [...cameras].sort()) {
+      const mine = chosen.filter((s) => s.camera === camera).sort((a, b) => a.start - b.start);
+      for (let i = 0; i < mine.length; i += CHUNK) rounds.push({ camera, entries: mine.slice(i, i + CHUNK) });
+    }
+    let receipt: PruneReceipt;
+    if (dryRun) {
+      receipt = receiptFrom(id, rounds.map((r) => receiptPart(id, r.camera, r.entries)), byReason, false);
+    } else {
+      for (const round of rounds) await store.deleteSegments(round.camera, round.entries, id);
+      const parts = (await store.receiptParts(id)).filter((p) => p.pruneAt === id);
+      receipt = receiptFrom(id, parts, byReason, false);
+      if (parts.length > 0) {
+        await this.opts.index.db.batch([{ type: 'put', sublevel: this.receipts, key: String(id).padStart(15, '0'), value: receipt }], { sync: true });
       }
-      if (chosen.length > 0) {
-        await this.opts.index.db.batch([{ type: 'put', sublevel: this.receipts, key: String(now).padStart(15, '0'), value: receipt }], { sync: true });
-      }
-      log.info({ deleted: receipt.deleted, byReason, held, sha256: receipt.sha256 }, 'prune');
+      log.info({ deleted: receipt.deleted, byReason, held, inUse, sha256: receipt.sha256 }, 'prune');
     }
     return {
       deleted: receipt.deleted,
@@ -184,27 +221,17 @@ export class Pruner {
     }
   }
 
-  private receiptOf(at: number, chosen: SegmentEntry[], byReason: PruneReceipt['byReason']): PruneReceipt {
-    const hash = createHash('sha256');
-    const cameras = new Map<string, PruneReceipt['cameras'][number]>();
-    let bytes = 0;
-    for (const s of chosen) {
-      hash.update(`${s.camera}!${s.start}:${s.sha256}\n`);
-      bytes += s.bytes;
-      const c = cameras.get(s.camera) ?? { camera: s.camera, segments: 0, bytes: 0, from: s.start, to: s.end };
-      c.segments += 1;
-      c.bytes += s.bytes;
-      c.from = Math.min(c.from, s.start);
-      c.to = Math.max(c.to, s.end);
-      cameras.set(s.camera, c);
-    }
-    return { at, deleted: { segments: chosen.length, bytes }, byReason, cameras: [...cameras.values()], sha256: hash.digest('hex') };
-  }
-
+  /** Finished prunes' receipts, and for prunes a crash cut short, what their parts show. */
   async listReceipts(since = 0): Promise<PruneReceipt[]> {
-    const out: PruneReceipt[] = [];
-    for await (const r of this.receipts.values({ gte: String(Math.max(0, Math.round(since))).padStart(15, '0') })) out.push(r);
-    return out;
+    const from = String(Math.max(0, Math.round(since))).padStart(15, '0');
+    const finished = new Map<number, PruneReceipt>();
+    for await (const r of this.receipts.values({ gte: from })) finished.set(r.at, r);
+    const partsByPrune = new Map<number, ReceiptPart[]>();
+    for (const p of await this.opts.store.receiptParts(since)) {
+      if (!finished.has(p.pruneAt)) partsByPrune.set(p.pruneAt, [...(partsByPrune.get(p.pruneAt) ?? []), p]);
+    }
+    const cut = [...partsByPrune].map(([at, parts]) => receiptFrom(at, parts, null, true));
+    return [...finished.values(), ...cut].sort((a, b) => a.at - b.at);
   }
 
   /** Receipts as the socket shows them: ISO times. */
@@ -214,6 +241,7 @@ export class Pruner {
     const iso = (ms: number): string => new Date(ms).toISOString();
     return (await this.listReceipts(from)).map((r) => ({
       at: iso(r.at),
+      interrupted: r.interrupted,
       deleted: r.deleted,
       byReason: r.byReason,
       cameras: r.cameras.map((c) => ({ ...c, from: iso(c.from), to: iso(c.to) })),

@@ -29,6 +29,39 @@ export interface GapEntry {
   cause: GapCause;
 }
 
+/** A segment marked for deletion, with the prune that chose it (absent: fsck, tests). */
+type Marked = SegmentEntry & { pruneAt?: number };
+
+/**
+ * What one deletion round of a prune removed, written in the same batch that removes the
+ * entries: a prune killed halfway still leaves a record of everything it deleted.
+ */
+export interface ReceiptPart {
+  pruneAt: number;
+  camera: string;
+  segments: number;
+  bytes: number;
+  from: number;
+  to: number;
+  /** SHA-256 over `camera!start:sha256\n` of the round's segments, in order. */
+  sha256: string;
+}
+
+/** The part a deletion round of these segments writes (also used to preview a dry run). */
+export function receiptPart(pruneAt: number, camera: string, entries: SegmentEntry[]): ReceiptPart {
+  const hash = createHash('sha256');
+  for (const e of entries) hash.update(`${camera}!${e.start}:${e.sha256}\n`);
+  return {
+    pruneAt,
+    camera,
+    segments: entries.length,
+    bytes: entries.reduce((sum, e) => sum + e.bytes, 0),
+    from: Math.min(...entries.map((e) => e.start)),
+    to: Math.max(...entries.map((e) => e.end)),
+    sha256: hash.digest('hex'),
+  };
+}
+
 /** The newest segment of a camera and the camera's running totals. */
 export interface ChainHead {
   sha256: string;
@@ -62,6 +95,7 @@ export class SegmentStore {
   private readonly pending;
   /** Segments marked for deletion: marked, unlinked, folder fsynced, then unmarked with the entry. */
   private readonly deleting;
+  private readonly parts;
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Files being read right now (a still, a clip, an export), with how many readers. */
   private readonly readers = new Map<string, number>();
@@ -75,7 +109,8 @@ export class SegmentStore {
     this.head = index.db.sublevel<string, ChainHead>('head', { valueEncoding: 'json' });
     this.gap = index.db.sublevel<string, GapEntry>('gap', { valueEncoding: 'json' });
     this.pending = index.db.sublevel<string, PendingEntry>('pending', { valueEncoding: 'json' });
-    this.deleting = index.db.sublevel<string, SegmentEntry>('deleting', { valueEncoding: 'json' });
+    this.deleting = index.db.sublevel<string, Marked>('deleting', { valueEncoding: 'json' });
+    this.parts = index.db.sublevel<string, ReceiptPart>('receipt-part', { valueEncoding: 'json' });
   }
 
   /**
@@ -180,7 +215,7 @@ export class SegmentStore {
    */
   recover(camera: string): Promise<SegmentEntry[]> {
     return this.enqueue(camera, async () => {
-      const marked: SegmentEntry[] = [];
+      const marked: Marked[] = [];
       for await (const e of this.deleting.values({ gt: `${camera}!`, lt: `${camera}!~` })) marked.push(e);
       if (marked.length > 0) {
         await this.unlinkAndUnmark(camera, marked);
@@ -275,20 +310,22 @@ export class SegmentStore {
    * lower the camera's totals in one synced batch. A crash in between leaves marks that
    * `finishDeletions` completes. The chain head keeps its hash: the chain goes on.
    */
-  deleteSegments(camera: string, entries: SegmentEntry[]): Promise<void> {
+  deleteSegments(camera: string, entries: SegmentEntry[], pruneAt?: number): Promise<void> {
     if (entries.length === 0) return Promise.resolve();
     return this.enqueue(camera, async () => {
-      entries = entries.filter((e) => !this.isBeingRead(e)); // a reader may have started since the plan
-      if (entries.length === 0) return;
+      const marked: Marked[] = entries
+        .filter((e) => !this.isBeingRead(e)) // a reader may have started since the plan
+        .map((e) => (pruneAt === undefined ? e : { ...e, pruneAt }));
+      if (marked.length === 0) return;
       await this.index.db.batch(
-        entries.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
+        marked.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
         { sync: true },
       );
-      await this.unlinkAndUnmark(camera, entries);
+      await this.unlinkAndUnmark(camera, marked);
     });
   }
 
-  private async unlinkAndUnmark(camera: string, entries: SegmentEntry[]): Promise<void> {
+  private async unlinkAndUnmark(camera: string, entries: Marked[]): Promise<void> {
     const dirs = new Set<string>();
     // A few unlinks in flight at once: each is a round trip through libuv's pool, and the
     // pool has spare threads beyond the cameras' (main.cts).
@@ -330,13 +367,19 @@ export class SegmentStore {
     if (head) {
       batch.put(camera, { ...head, bytes: Math.max(0, head.bytes - bytes), segments: Math.max(0, head.segments - count) }, { sublevel: this.head });
     }
+    const byPrune = new Map<number, SegmentEntry[]>();
+    for (const e of entries) if (e.pruneAt !== undefined) byPrune.set(e.pruneAt, [...(byPrune.get(e.pruneAt) ?? []), e]);
+    for (const [pruneAt, round] of byPrune) {
+      const part = receiptPart(pruneAt, camera, round);
+      batch.put(`${pad(pruneAt)}!${camera}!${pad(part.from)}`, part, { sublevel: this.parts });
+    }
     await batch.write({ sync: true });
   }
 
   /** Completes deletions a crash interrupted; returns how many segments they held. */
   finishDeletions(camera: string): Promise<number> {
     return this.enqueue(camera, async () => {
-      const marked: SegmentEntry[] = [];
+      const marked: Marked[] = [];
       for await (const e of this.deleting.values({ gt: `${camera}!`, lt: `${camera}!~` })) marked.push(e);
       if (marked.length > 0) await this.unlinkAndUnmark(camera, marked);
       return marked.length;
@@ -361,6 +404,11 @@ export class SegmentStore {
     const out: SegmentEntry[] = [];
     for await (const e of this.deleting.values()) out.push(e);
     return out;
+  }
+
+  /** Receipt parts of prunes from `since` on, in key order (prune, camera, time). */
+  async receiptParts(since = 0): Promise<ReceiptPart[]> {
+    return this.parts.values({ gte: pad(since) }).all();
   }
 
   /** Every camera the index has segments or a chain for. */

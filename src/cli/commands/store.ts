@@ -47,8 +47,10 @@ export function registerStore(program: Command): void {
       const receipts = await client.call('prune.receipts', { since: new Date(parseTime(opts.since, '--since')).toISOString() });
       if (json) return printJson(receipts);
       if (receipts.length === 0) return printText(`no prune deleted anything since ${opts.since}`);
-      const rows = receipts.flatMap((r) => r.cameras.map((c) => [r.at, c.camera, c.segments, formatBytes(c.bytes), c.from, c.to, r.sha256.slice(0, 16)]));
-      printText(table(['PRUNED AT', 'CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO', 'RECEIPT'], rows));
+      const rows = receipts.flatMap((r) =>
+        r.cameras.map((c) => [r.at, c.camera, c.segments, formatBytes(c.bytes), c.from, c.to, r.sha256.slice(0, 16), r.interrupted ? 'interrupted' : null]),
+      );
+      printText(table(['PRUNED AT', 'CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO', 'RECEIPT', 'NOTE'], rows));
     });
 
   program
