@@ -137,6 +137,24 @@ export interface HoldInfo {
   created: string;
 }
 
+export interface AuditEntryInfo {
+  seq: number;
+  at: string;
+  actor: { user: string; uid: number | null; requestedBy?: string };
+  action: string;
+  purpose: string | null;
+  subject: string | null;
+  details: Record<string, unknown>;
+  hash: string;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  entries: number;
+  brokenAt: number | null;
+  problem: string | null;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -145,6 +163,8 @@ export interface Methods {
   prune: { params: { dryRun: boolean }; result: PruneResult };
   fsck: { params: { repair: boolean; deep: boolean }; result: FsckResult };
   'prune.receipts': { params: { since?: string }; result: ReceiptInfo[] };
+  'audit.list': { params: { since?: string; action?: string }; result: AuditEntryInfo[] };
+  'audit.verify': { params: Record<string, never>; result: AuditVerifyResult };
   'holds.list': { params: Record<string, never>; result: HoldInfo[] };
   'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
   'holds.release': { params: { id: string }; result: { released: string } };
@@ -168,6 +188,12 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   },
   prune: { type: 'object', additionalProperties: false, properties: { dryRun: { type: 'boolean', default: false } } },
   'prune.receipts': { type: 'object', additionalProperties: false, properties: { since: isoTime } },
+  'audit.list': {
+    type: 'object',
+    additionalProperties: false,
+    properties: { since: isoTime, action: { type: 'string', minLength: 1, maxLength: 64 } },
+  },
+  'audit.verify': noParams,
   'holds.list': noParams,
   'holds.place': {
     type: 'object',

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAudit } from './commands/audit.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
 import { registerRecordings } from './commands/recordings.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerRecordings(program);
   registerStore(program);
   registerHolds(program);
+  registerAudit(program);
   registerConfig(program);
   return program;
 }

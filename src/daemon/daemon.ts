@@ -2,7 +2,10 @@ import { statfs } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
 import { parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
-import type { StatusResult } from '../protocol.js';
+import type { AuditEntryInfo, Methods, StatusResult } from '../protocol.js';
+import { AuditTrail, auditActor, type AuditInput } from '../store/audit.js';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { IndexDb } from '../store/indexDb.js';
 import { fsck } from '../store/fsck.js';
 import { checkStoreIdentity } from '../store/identity.js';
@@ -47,6 +50,7 @@ export class Daemon {
   private readonly store: SegmentStore;
   readonly holds: Holds;
   private readonly pruner: Pruner;
+  private readonly audit: AuditTrail;
   private readonly guard: DiskGuard;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
@@ -61,7 +65,9 @@ export class Daemon {
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
     this.holds = new Holds(this.index);
-    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }) });
+    this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }));
+    const audit = (input: AuditInput): Promise<unknown> => this.audit.append(input);
+    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit });
     const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
     this.guard = new DiskGuard({
@@ -70,15 +76,25 @@ export class Daemon {
       pruner: this.pruner,
       cameras: this.cameras,
       log: log.child({ component: 'disk guard' }),
+      audit,
     });
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
       recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
-      prune: (params) => this.pruner.prune(params.dryRun),
+      prune: (params, ctx) => this.pruner.prune(params.dryRun, auditActor(ctx.actor)),
       'prune.receipts': (params) => this.pruner.receiptInfos(params.since),
-      fsck: (params) => this.pruner.exclusive('fsck', () => fsck(this.store, this.holds, params)),
-      ...holdMethods(this.holds, config.cameras.map((c) => c.name)),
+      fsck: (params, ctx) =>
+        this.pruner.exclusive('fsck', async () => {
+          const result = await fsck(this.store, this.holds, params);
+          if (params.repair && result.problems.length > 0) {
+            await this.audit.append({ actor: auditActor(ctx.actor), action: 'fsck.repair', details: { problems: result.problems } });
+          }
+          return result;
+        }),
+      'audit.list': (params) => this.auditList(params),
+      'audit.verify': () => this.audit.verify(),
+      ...holdMethods(this.holds, config.cameras.map((c) => c.name), audit),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -95,10 +111,20 @@ export class Daemon {
         name: 'index',
         start: async () => {
           await this.index.start();
-          await checkStoreIdentity(this.index, config.store.path);
+          const storeId = await checkStoreIdentity(this.index, config.store.path);
+          await this.audit.append({ action: 'daemon.start', details: { version: VERSION, pid: process.pid, storeId } });
+          const text = await readFile(this.opts.configFile).catch(() => undefined);
+          await this.audit.append({
+            action: 'config.loaded',
+            subject: this.opts.configFile,
+            details: { sha256: text ? createHash('sha256').update(text).digest('hex') : null, cameras: config.cameras.map((c) => c.name) },
+          });
           await this.store.finishAllDeletions();
         },
-        stop: () => this.index.stop(),
+        stop: async () => {
+          await this.audit.append({ action: 'daemon.stop', details: { pid: process.pid } });
+          await this.index.stop();
+        },
       },
       { name: 'cameras', start: () => this.cameras.start(), stop: () => this.cameras.stop() },
       { name: 'disk guard', start: () => this.guard.start(), stop: () => this.guard.stop() },
@@ -131,6 +157,12 @@ export class Daemon {
         this.opts.log.error({ err, component: component.name }, 'component failed to stop cleanly');
       }
     }
+  }
+
+  private async auditList(params: Methods['audit.list']['params']): Promise<AuditEntryInfo[]> {
+    const since = params.since === undefined ? undefined : Date.parse(params.since);
+    const entries = await this.audit.list({ since, action: params.action });
+    return entries.map(({ prev: _prev, ...e }) => e);
   }
 
   async status(): Promise<StatusResult> {

@@ -2,6 +2,7 @@ import { statfs } from 'node:fs/promises';
 import { formatBytes } from '../config/units.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { AuditInput } from '../store/audit.js';
 import type { Pruner } from '../store/retention.js';
 import type { CameraSet } from './cameraSet.js';
 
@@ -15,6 +16,7 @@ export interface DiskGuardOptions {
   cameras: CameraSet;
   log: Logger;
   freeBytes?: () => Promise<number>;
+  audit?: (input: AuditInput) => Promise<unknown>;
 }
 
 /**
@@ -65,6 +67,7 @@ export class DiskGuard {
         this.full = false;
         log.info({ freeBytes: free }, 'disk space is back above the reserve; recording resumes');
         cameras.unsuspendAll('disk-full');
+        await this.opts.audit?.({ action: 'disk-full.end', details: { freeBytes: free } });
       }
       return;
     }
@@ -82,6 +85,7 @@ export class DiskGuard {
       const reason = `disk-full: only held footage is left and the store has ${formatBytes(after)} free, under the ${formatBytes(minFreeBytes)} reserve`;
       log.error({ freeBytes: after, minFreeBytes }, reason);
       await cameras.suspendAll({ state: 'error', reason, cause: 'disk-full' });
+      await this.opts.audit?.({ action: 'disk-full', details: { freeBytes: after, minFreeBytes } });
     }
   }
 }

@@ -1,6 +1,8 @@
 import { LibcamError } from '../errors.js';
 import type { HoldInfo, Methods } from '../protocol.js';
+import { auditActor, type AuditInput } from '../store/audit.js';
 import type { Hold, Holds } from '../store/holds.js';
+import type { CallContext } from './dispatcher.js';
 
 const info = (h: Hold): HoldInfo => ({
   id: h.id,
@@ -12,10 +14,10 @@ const info = (h: Hold): HoldInfo => ({
 });
 
 /** The socket's `holds.*` methods: what IT can hold by hand until incidents do it. */
-export function holdMethods(holds: Holds, cameras: readonly string[]) {
+export function holdMethods(holds: Holds, cameras: readonly string[], audit: (input: AuditInput) => Promise<unknown>) {
   return {
     'holds.list': async (): Promise<HoldInfo[]> => (await holds.list()).map(info),
-    'holds.place': async (p: Methods['holds.place']['params']): Promise<HoldInfo> => {
+    'holds.place': async (p: Methods['holds.place']['params'], ctx: CallContext): Promise<HoldInfo> => {
       if (!cameras.includes(p.camera)) {
         throw new LibcamError('invalid-input', `--camera: no camera named "${p.camera}"; configured: ${cameras.join(', ') || 'none'}`, { field: 'camera' });
       }
@@ -24,10 +26,13 @@ export function holdMethods(holds: Holds, cameras: readonly string[]) {
       if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
         throw new LibcamError('invalid-input', `--to: ${p.to} must be a time after --from ${p.from}`, { field: 'to' });
       }
-      return info(await holds.place(p.camera, from, to, p.reason));
+      const hold = info(await holds.place(p.camera, from, to, p.reason));
+      await audit({ actor: auditActor(ctx.actor), action: 'hold.place', subject: p.camera, details: { ...hold } });
+      return hold;
     },
-    'holds.release': async (p: Methods['holds.release']['params']): Promise<{ released: string }> => {
+    'holds.release': async (p: Methods['holds.release']['params'], ctx: CallContext): Promise<{ released: string }> => {
       if (!(await holds.release(p.id))) throw new LibcamError('not-found', `no hold with id ${p.id} (libcam holds list shows them)`, { id: p.id });
+      await audit({ actor: auditActor(ctx.actor), action: 'hold.release', details: { id: p.id } });
       return { released: p.id };
     },
   };

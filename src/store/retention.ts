@@ -5,6 +5,7 @@ import type { Config } from '../config/types.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PruneResult, ReceiptInfo } from '../protocol.js';
+import type { AuditActor, AuditInput } from './audit.js';
 import type { Holds } from './holds.js';
 import type { IndexDb } from './indexDb.js';
 import { receiptPart, type ReceiptPart, type SegmentEntry, type SegmentStore } from './segments.js';
@@ -72,6 +73,8 @@ export interface PrunerOptions {
   now?: () => number;
   /** Free bytes on the store's filesystem (injected by tests). */
   freeBytes?: () => Promise<number>;
+  /** Records each prune that deleted something in the audit trail. */
+  audit?: (input: AuditInput) => Promise<unknown>;
 }
 
 /**
@@ -99,8 +102,14 @@ export class Pruner {
     return fs.bavail * fs.bsize;
   }
 
-  prune(dryRun: boolean): Promise<PruneResult> {
-    return this.exclusive('prune', () => this.run(dryRun));
+  prune(dryRun: boolean, actor?: AuditActor): Promise<PruneResult> {
+    return this.exclusive('prune', async () => {
+      const result = await this.run(dryRun);
+      if (!dryRun && result.deleted.segments > 0) {
+        await this.opts.audit?.({ actor, action: 'prune', details: { deleted: result.deleted, byReason: result.byReason, cameras: result.cameras, receiptSha256: result.receiptSha256 } });
+      }
+      return result;
+    });
   }
 
   /**
