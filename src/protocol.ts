@@ -155,6 +155,25 @@ export interface AuditVerifyResult {
   problem: string | null;
 }
 
+export interface PauseParams {
+  camera?: string;
+  all?: boolean;
+  reason: 'maintenance' | 'privacy';
+  /** A duration: 30s, 15m, 2h. */
+  for: string;
+  note?: string;
+}
+
+export interface PauseResult {
+  /** `mode`: new, or how it changed a pause already in place (extended: same reason; replaced: other reason). */
+  paused: { camera: string; reason: 'maintenance' | 'privacy'; until: string; mode: 'new' | 'extended' | 'replaced' }[];
+}
+
+export interface ResumeParams {
+  camera?: string;
+  all?: boolean;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -165,6 +184,8 @@ export interface Methods {
   'prune.receipts': { params: { since?: string }; result: ReceiptInfo[] };
   'audit.list': { params: { since?: string; action?: string }; result: AuditEntryInfo[] };
   'audit.verify': { params: Record<string, never>; result: AuditVerifyResult };
+  pause: { params: PauseParams; result: PauseResult };
+  resume: { params: ResumeParams; result: { resumed: string[] } };
   'holds.list': { params: Record<string, never>; result: HoldInfo[] };
   'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
   'holds.release': { params: { id: string }; result: { released: string } };
@@ -194,6 +215,23 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     properties: { since: isoTime, action: { type: 'string', minLength: 1, maxLength: 64 } },
   },
   'audit.verify': noParams,
+  pause: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['reason', 'for'],
+    properties: {
+      camera: { type: 'string', minLength: 1, maxLength: 64 },
+      all: { type: 'boolean' },
+      reason: { enum: ['maintenance', 'privacy'] },
+      for: { type: 'string', minLength: 1, maxLength: 32 },
+      note: { type: 'string', maxLength: 500 },
+    },
+  },
+  resume: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, all: { type: 'boolean' } },
+  },
   'holds.list': noParams,
   'holds.place': {
     type: 'object',

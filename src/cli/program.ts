@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
+import { registerPause } from './commands/pause.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerHolds } from './commands/holds.js';
 import { registerStatus } from './commands/status.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerCameras(program);
   registerRecordings(program);
+  registerPause(program);
   registerStore(program);
   registerHolds(program);
   registerAudit(program);

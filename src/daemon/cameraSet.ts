@@ -81,8 +81,13 @@ export class CameraSet {
     );
   }
 
+  /** Suspends every camera that is not paused (a pause is a person's decision: it stays). */
   async suspendAll(suspension: Suspension): Promise<void> {
-    await Promise.all(this.runtimes.map((r) => r.suspend(suspension)));
+    await Promise.all(this.runtimes.filter((r) => r.suspended?.state !== 'paused').map((r) => r.suspend(suspension)));
+  }
+
+  runtime(name: string): CameraRuntime | undefined {
+    return this.runtimes.find((r) => r.name === name);
   }
 
   /** Resumes the cameras suspended for this cause, and only those. */

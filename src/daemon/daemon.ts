@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import type { Config } from '../config/types.js';
-import { parseSize } from '../config/units.js';
+import { parseDuration, parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
 import type { AuditEntryInfo, Methods, StatusResult } from '../protocol.js';
 import { AuditTrail, auditActor, type AuditInput } from '../store/audit.js';
@@ -19,6 +19,7 @@ import { gidOf } from './group.js';
 import { listRecordings } from './recordings.js';
 import { DiskGuard } from './diskGuard.js';
 import { holdMethods } from './holdMethods.js';
+import { Pauses } from './pauses.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
 import { StoreLock } from './storeLock.js';
@@ -51,6 +52,7 @@ export class Daemon {
   readonly holds: Holds;
   private readonly pruner: Pruner;
   private readonly audit: AuditTrail;
+  private readonly pauses: Pauses;
   private readonly guard: DiskGuard;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
@@ -70,6 +72,15 @@ export class Daemon {
     this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit });
     const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
+    this.pauses = new Pauses({
+      index: this.index,
+      cameras: this.cameras,
+      names: config.cameras.map((c) => c.name),
+      maxDurationMs: parseDuration(config.pause.maxDuration) ?? 8 * 3_600_000,
+      maxDurationText: config.pause.maxDuration,
+      audit,
+      log: log.child({ component: 'pauses' }),
+    });
     this.guard = new DiskGuard({
       storePath: config.store.path,
       minFreeBytes: parseSize(config.retention.minFreeBytes) ?? 0,
@@ -92,6 +103,8 @@ export class Daemon {
           }
           return result;
         }),
+      pause: (params, ctx) => this.pauses.pause(params, auditActor(ctx.actor)),
+      resume: (params, ctx) => this.pauses.resume(params, auditActor(ctx.actor)),
       'audit.list': (params) => this.auditList(params),
       'audit.verify': () => this.audit.verify(),
       ...holdMethods(this.holds, config.cameras.map((c) => c.name), audit),
@@ -126,7 +139,17 @@ export class Daemon {
           await this.index.stop();
         },
       },
-      { name: 'cameras', start: () => this.cameras.start(), stop: () => this.cameras.stop() },
+      {
+        name: 'cameras',
+        start: async () => {
+          await this.pauses.restore(); // a pause that outlived a restart applies before recording starts
+          await this.cameras.start();
+        },
+        stop: async () => {
+          this.pauses.stop();
+          await this.cameras.stop();
+        },
+      },
       { name: 'disk guard', start: () => this.guard.start(), stop: () => this.guard.stop() },
       {
         name: 'control socket',
@@ -172,7 +195,7 @@ export class Daemon {
       version: VERSION,
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: { path: store.path, bytes: await this.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
-      cameras: this.cameras.status(),
+      cameras: await Promise.all(this.cameras.status().map(async (c) => ({ ...c, pause: await this.pauses.info(c.name) }))),
     };
   }
 }

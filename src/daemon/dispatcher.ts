@@ -25,6 +25,8 @@ function compileAll(): Validators {
     'prune.receipts': ajv.compile<Methods['prune.receipts']['params']>(PARAM_SCHEMAS['prune.receipts']),
     'audit.list': ajv.compile<Methods['audit.list']['params']>(PARAM_SCHEMAS['audit.list']),
     'audit.verify': ajv.compile<Methods['audit.verify']['params']>(PARAM_SCHEMAS['audit.verify']),
+    pause: ajv.compile<Methods['pause']['params']>(PARAM_SCHEMAS.pause),
+    resume: ajv.compile<Methods['resume']['params']>(PARAM_SCHEMAS.resume),
     'holds.list': ajv.compile<Methods['holds.list']['params']>(PARAM_SCHEMAS['holds.list']),
     'holds.place': ajv.compile<Methods['holds.place']['params']>(PARAM_SCHEMAS['holds.place']),
     'holds.release': ajv.compile<Methods['holds.release']['params']>(PARAM_SCHEMAS['holds.release']),

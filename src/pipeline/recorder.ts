@@ -93,6 +93,7 @@ export class Recorder implements CameraRuntime {
   private gap: GapEntry | undefined;
   private eosWaiter: (() => void) | undefined;
   private suspension: Suspension | undefined;
+  private started = false;
 
   constructor(private readonly opts: RecorderOptions) {
     this.name = opts.name;
@@ -119,8 +120,25 @@ export class Recorder implements CameraRuntime {
     await store.recover(this.name);
     const head = await store.chainHead(this.name);
     this.lastSegmentEnd = head?.end ?? null;
-    this.gap = (await store.openGap(this.name)) ?? (head ? await store.beginGap(this.name, head.end, 'daemon-down') : undefined);
-    this.connect();
+    const open = await store.openGap(this.name);
+    this.started = true;
+    const suspension = this.suspension;
+    if (!suspension) {
+      this.gap = open ?? (head ? await store.beginGap(this.name, head.end, 'daemon-down') : undefined);
+      this.connect();
+      return;
+    }
+    // Suspended before it started (a pause that outlived a restart): the paused gap goes
+    // on if it was already open; otherwise the downtime is daemon-down and the pause starts now.
+    this.setState(suspension.state, suspension.reason);
+    if (open?.cause === suspension.cause) {
+      this.gap = open;
+      return;
+    }
+    const now = this.clock.now();
+    const down = open ?? (head ? await store.beginGap(this.name, head.end, 'daemon-down') : undefined);
+    if (down) await store.endGap(down, now);
+    this.gap = await store.beginGap(this.name, now, suspension.cause);
   }
 
   async stop(): Promise<void> {
@@ -137,13 +155,24 @@ export class Recorder implements CameraRuntime {
    * (The disk guard's disk-full now; pauses later.)
    */
   async suspend(suspension: Suspension): Promise<void> {
-    const already = this.suspension !== undefined;
+    const previous = this.suspension;
     this.suspension = suspension;
     this.setState(suspension.state, suspension.reason);
-    if (already || this.stopped) return;
+    if (!this.started || this.stopped) return; // start() takes it from here
+    const { store } = this.opts;
+    if (previous) {
+      // Already not recording: only the label of the gap may change (privacy -> maintenance).
+      if (previous.cause !== suspension.cause) {
+        await store.enqueue(this.name, async () => {
+          const now = this.clock.now();
+          if (this.gap) await store.endGap(this.gap, now);
+          this.gap = await store.beginGap(this.name, now, suspension.cause);
+        });
+      }
+      return;
+    }
     this.log.warn({ reason: suspension.reason }, 'recording suspended');
     await this.closePipeline();
-    const { store } = this.opts;
     const recovered = await store.recover(this.name);
     this.noteSegments(recovered.map((s) => s.end));
     await store.enqueue(this.name, async () => {
