@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { StatusResult } from '../src/protocol.js';
-import { cli, jsonLines, shortDir, spawnDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
+import { cli, jsonLines, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig } from './helpers/daemon.js';
 import { recordings } from './helpers/footage.js';
 
 // A real full disk: a 16 MB tmpfs mounted as the store. Where mounting is not permitted
@@ -28,15 +27,8 @@ if (mounted.status !== 0) {
     const daemon = spawnDaemon(t, dir, configFile);
     await waitForSocket(daemon.socket);
     const status = (): StatusResult => JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
-    const until = async (what: string, ok: () => boolean, ms = 60_000): Promise<void> => {
-      const deadline = Date.now() + ms;
-      while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-        await sleep(500);
-      }
-    };
 
-    await until('the guard pruned', () => jsonLines(daemon.stdout()).some((l) => l['msg'] === 'free space was under the reserve: pruned at once'));
+    await waitUntil('the guard pruned', () => jsonLines(daemon.stdout()).some((l) => l['msg'] === 'free space was under the reserve: pruned at once'), 60_000);
     t.pass('free space fell under the reserve and the guard pruned without cron');
     t.same(status().cameras.map((c) => c.state), ['recording', 'recording'], 'recording went on');
 
@@ -47,7 +39,7 @@ if (mounted.status !== 0) {
     }
     const heldFiles = ['east', 'west'].flatMap((c) => recordings(daemon.socket, c).segments.map((s) => s.file));
 
-    await until('both cameras stop with disk-full', () => status().cameras.every((c) => c.state === 'error'));
+    await waitUntil('both cameras stop with disk-full', () => status().cameras.every((c) => c.state === 'error'), 60_000);
     const full = status();
     for (const c of full.cameras) t.match(c.reason, /^disk-full: only held footage is left/, `${c.name}: error disk-full`);
     t.ok(heldFiles.every((f) => existsSync(join(store, f))), `all ${heldFiles.length} held segments are still there`);
@@ -56,7 +48,7 @@ if (mounted.status !== 0) {
 
     const holds = JSON.parse(cli(['holds', 'list', '--json'], { socket: daemon.socket }).stdout) as { id: string }[];
     for (const h of holds) t.equal(cli(['holds', 'release', h.id], { socket: daemon.socket }).status, 0);
-    await until('recording resumes by itself', () => status().cameras.every((c) => c.state === 'recording'));
+    await waitUntil('recording resumes by itself', () => status().cameras.every((c) => c.state === 'recording'), 60_000);
     t.pass('with the holds released the guard pruned and recording resumed by itself');
     const closed = recordings(daemon.socket, 'east').gaps.find((g) => g.cause === 'disk-full');
     t.ok(closed?.end, 'the disk-full gap is closed');

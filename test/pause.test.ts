@@ -1,19 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { AuditEntryInfo, PauseResult, StatusResult } from '../src/protocol.js';
-import { cli, shortDir, spawnDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
+import { cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig } from './helpers/daemon.js';
 import { holes, recordings, type Recordings } from './helpers/footage.js';
 
 const SEGMENT_MS = 2000;
 const cameras = ['east', 'west'].map((name) => ({ name, source: { kind: 'test-pattern', width: 160, height: 120, fps: 10 } }));
 
-async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(250);
-  }
-}
 
 const statusOf = (socket: string): StatusResult => JSON.parse(cli(['status', '--json'], { socket }).stdout) as StatusResult;
 
@@ -21,7 +13,7 @@ t.test('pause one camera of two: a labelled gap, nothing recorded in it, back by
   const dir = shortDir(t);
   const daemon = spawnDaemon(t, dir, writeConfig(dir, { cameras }));
   await waitForSocket(daemon.socket);
-  await until('east records', () => recordings(daemon.socket, 'east').segments.length >= 2);
+  await waitUntil('east records', () => recordings(daemon.socket, 'east').segments.length >= 2);
 
   const r = cli(['pause', '--camera', 'east', '--reason', 'privacy', '--for', '6s', '--note', 'story time', '--json'], { socket: daemon.socket });
   t.equal(r.status, 0, r.stderr);
@@ -34,7 +26,7 @@ t.test('pause one camera of two: a labelled gap, nothing recorded in it, back by
   t.match(during, { state: 'paused', pause: { reason: 'privacy', by: /\S/, note: 'story time', until: paused.paused[0]?.until } }, 'status shows reason, who, note, end');
 
   let east: Recordings = recordings(daemon.socket, 'east');
-  await until('east records again by itself', () => {
+  await waitUntil('east records again by itself', () => {
     east = recordings(daemon.socket, 'east');
     return east.segments.some((s) => Date.parse(s.start) >= endsAt);
   });
@@ -73,7 +65,7 @@ t.test('a pause outlives a daemon restart, then ends on time', async (t) => {
   const configFile = writeConfig(dir, { cameras });
   const first = spawnDaemon(t, dir, configFile);
   await waitForSocket(first.socket);
-  await until('east records', () => recordings(first.socket, 'east').segments.length >= 1);
+  await waitUntil('east records', () => recordings(first.socket, 'east').segments.length >= 1);
   const paused = JSON.parse(cli(['pause', '--camera', 'east', '--reason', 'maintenance', '--for', '10s', '--json'], { socket: first.socket }).stdout) as PauseResult;
   const endsAt = Date.parse(paused.paused[0]?.until ?? '');
   first.proc.kill('SIGTERM');
@@ -84,7 +76,7 @@ t.test('a pause outlives a daemon restart, then ends on time', async (t) => {
   t.match(statusOf(second.socket).cameras.find((c) => c.name === 'east'), { state: 'paused', pause: { reason: 'maintenance' } }, 'still paused after the restart');
   const before = recordings(second.socket, 'east').segments.filter((s) => Date.parse(s.start) > endsAt - 10_000).length;
   t.equal(before, 0, 'and nothing recorded meanwhile');
-  await until('east records again', () => recordings(second.socket, 'east').segments.some((s) => Date.parse(s.start) >= endsAt));
+  await waitUntil('east records again', () => recordings(second.socket, 'east').segments.some((s) => Date.parse(s.start) >= endsAt));
   const east = recordings(second.socket, 'east');
   const first2 = east.segments.find((s) => Date.parse(s.start) >= endsAt - 1000);
   t.ok(Date.parse(first2?.start ?? '') - endsAt <= SEGMENT_MS, 'resumed on time');
@@ -107,7 +99,7 @@ t.test('--all, resume early, extend; bad input named and refused with exit 2', a
 
   const resumed = cli(['resume', '--camera', 'west', '--json'], { socket: daemon.socket });
   t.same(JSON.parse(resumed.stdout), { resumed: ['west'] });
-  await until('west records again', () => statusOf(daemon.socket).cameras.find((c) => c.name === 'west')?.state === 'recording');
+  await waitUntil('west records again', () => statusOf(daemon.socket).cameras.find((c) => c.name === 'west')?.state === 'recording');
   t.pass('resume before the end time takes effect at once');
 
   const tooLong = cli(['pause', '--camera', 'east', '--reason', 'privacy', '--for', '9h'], { socket: daemon.socket });

@@ -2,6 +2,7 @@ import { LibcamError } from '../errors.js';
 import type { HoldInfo, Methods } from '../protocol.js';
 import { auditActor, type AuditInput } from '../store/audit.js';
 import type { Hold, Holds } from '../store/holds.js';
+import { requireCamera } from './cameraName.js';
 import type { CallContext } from './dispatcher.js';
 
 const info = (h: Hold): HoldInfo => ({
@@ -18,9 +19,7 @@ export function holdMethods(holds: Holds, cameras: readonly string[], audit: (in
   return {
     'holds.list': async (): Promise<HoldInfo[]> => (await holds.list()).map(info),
     'holds.place': async (p: Methods['holds.place']['params'], ctx: CallContext): Promise<HoldInfo> => {
-      if (!cameras.includes(p.camera)) {
-        throw new LibcamError('invalid-input', `--camera: no camera named "${p.camera}"; configured: ${cameras.join(', ') || 'none'}`, { field: 'camera' });
-      }
+      requireCamera(cameras, p.camera);
       const from = Date.parse(p.from);
       const to = Date.parse(p.to);
       if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) {

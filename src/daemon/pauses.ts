@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { PauseInfo, PauseParams, PauseResult, ResumeParams } from '../protocol.js';
 import type { AuditActor, AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
+import { requireCamera } from './cameraName.js';
 import type { CameraSet } from './cameraSet.js';
 
 export type PauseReason = 'maintenance' | 'privacy';
@@ -70,9 +71,7 @@ export class Pauses {
     if (params.all === true && params.camera !== undefined) throw new LibcamError('usage', 'give --camera C or --all, not both', { flag: '--all' });
     if (params.all === true) return [...this.opts.names];
     if (params.camera === undefined) throw new LibcamError('usage', 'which camera? give --camera C or --all', { flag: '--camera' });
-    if (!this.opts.names.includes(params.camera)) {
-      throw new LibcamError('invalid-input', `--camera: no camera named "${params.camera}"; configured: ${this.opts.names.join(', ')}`, { flag: '--camera' });
-    }
+    requireCamera(this.opts.names, params.camera);
     return [params.camera];
   }
 

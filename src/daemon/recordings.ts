@@ -1,6 +1,7 @@
 import { LibcamError } from '../errors.js';
 import { MAX_RECORDINGS, type RecordingsParams, type RecordingsResult } from '../protocol.js';
 import type { SegmentStore } from '../store/segments.js';
+import { requireCamera } from './cameraName.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -22,13 +23,7 @@ export async function listRecordings(
   now = Date.now(),
 ): Promise<RecordingsResult> {
   const { camera } = params;
-  if (!cameras.includes(camera)) {
-    throw new LibcamError('invalid-input', `--camera: no camera named "${camera}"; configured: ${cameras.join(', ') || 'none'}`, {
-      field: 'camera',
-      value: camera,
-      cameras,
-    });
-  }
+  requireCamera(cameras, camera);
   const from = parseIso(params.from, 'from');
   let to = parseIso(params.to, 'to');
   if (from > now) {

@@ -157,6 +157,15 @@ export function rawExchange(path: string, payload: string | Buffer, ms = 2000, l
   });
 }
 
+/** Polls `ok` every 250 ms until it holds; fails naming `what` after `ms`. */
+export async function waitUntil(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(250);
+  }
+}
+
 /** Parses every JSON line of `text`. */
 export function jsonLines(text: string): Record<string, unknown>[] {
   return text
