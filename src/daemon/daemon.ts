@@ -1,30 +1,28 @@
-import { statfs } from 'node:fs/promises';
-import type { Config } from '../config/types.js';
+import { createHash } from 'node:crypto';
+import { readFile, statfs } from 'node:fs/promises';
+import type { CameraConfig, Config } from '../config/types.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
 import type { AuditEntryInfo, Methods, StatusResult } from '../protocol.js';
 import { AuditTrail, auditActor, type AuditInput } from '../store/audit.js';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { IndexDb } from '../store/indexDb.js';
 import { fsck } from '../store/fsck.js';
-import { checkStoreIdentity } from '../store/identity.js';
 import { Holds } from '../store/holds.js';
+import { checkStoreIdentity } from '../store/identity.js';
+import { IndexDb } from '../store/indexDb.js';
 import { Pruner } from '../store/retention.js';
 import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
 import { CameraSet, type CameraRuntime } from './cameraSet.js';
 import { Dispatcher } from './dispatcher.js';
-import { gidOf } from './group.js';
-import { listRecordings } from './recordings.js';
 import { DiskGuard } from './diskGuard.js';
+import { gidOf } from './group.js';
 import { holdMethods } from './holdMethods.js';
+import type { CameraDeps } from './makeCamera.js';
 import { Pauses } from './pauses.js';
+import { listRecordings } from './recordings.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
 import { StoreLock } from './storeLock.js';
-import type { CameraConfig } from '../config/types.js';
-import type { CameraDeps } from './makeCamera.js';
 
 export interface DaemonOptions {
   config: Config;
