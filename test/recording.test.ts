@@ -7,15 +7,16 @@ import { cli, jsonLines, shortDir, spawnDaemon, waitForSocket, writeConfig } fro
 import { chainLinks, ffmpegErrors, ffprobe, holes, recordedSeconds, recordings, sha256File } from './helpers/footage.js';
 import { startRtspCamera } from './helpers/rtspCamera.js';
 
-// One daemon, five real RTSP cameras (gst-rtsp-server), each sending audio that must
+// One daemon, six real RTSP cameras (gst-rtsp-server), each sending audio that must
 // never be recorded: H.264 + Opus, H.265 + AAC, H.264 + G.711 behind digest auth with a
-// password full of URL syntax, the same camera with a wrong password, and a URL that
-// carries GStreamer pipeline syntax.
+// password full of URL syntax, H.265 + Opus behind basic auth with the same password,
+// the digest camera with a wrong password, and a URL that carries GStreamer pipeline syntax.
 const dir = shortDir(t);
 const password = 'p:a@s%s w/rd';
 const h264 = await startRtspCamera(t, { codec: 'h264', audio: 'opus' });
 const h265 = await startRtspCamera(t, { codec: 'h265', audio: 'aac' });
 const locked = await startRtspCamera(t, { codec: 'h264', audio: 'pcmu', user: 'viewer', password, auth: 'digest' });
+const basic = await startRtspCamera(t, { codec: 'h265', audio: 'opus', user: 'viewer', password, auth: 'basic' });
 const good = join(dir, 'good.cred');
 const bad = join(dir, 'bad.cred');
 writeFileSync(good, `viewer:${password}\n`, { mode: 0o600 });
@@ -26,6 +27,7 @@ const configFile = writeConfig(dir, {
     { name: 'h264', source: { kind: 'rtsp', url: h264.url } },
     { name: 'h265', source: { kind: 'rtsp', url: h265.url } },
     { name: 'digest', source: { kind: 'rtsp', url: locked.url, credentialsFile: good } },
+    { name: 'basic', source: { kind: 'rtsp', url: basic.url, credentialsFile: good } },
     { name: 'wrong-password', source: { kind: 'rtsp', url: locked.url, credentialsFile: bad } },
     { name: 'injected', source: { kind: 'rtsp', url: `${h264.url} ! filesink location=${injectedFile}` } },
   ],
@@ -33,7 +35,7 @@ const configFile = writeConfig(dir, {
 const daemon = spawnDaemon(t, dir, configFile);
 await waitForSocket(daemon.socket);
 
-const RECORDED = ['h264', 'h265', 'digest'];
+const RECORDED = ['h264', 'h265', 'digest', 'basic'];
 const deadline = Date.now() + 90_000;
 while (Date.now() < deadline) {
   if (RECORDED.every((c) => recordedSeconds(recordings(daemon.socket, c)) >= 22)) break;
@@ -42,7 +44,7 @@ while (Date.now() < deadline) {
 const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
 const stateOf = (name: string) => status.cameras.find((c) => c.name === name);
 
-for (const [camera, codec] of [['h264', 'h264'], ['h265', 'hevc'], ['digest', 'h264']] as const) {
+for (const [camera, codec] of [['h264', 'h264'], ['h265', 'hevc'], ['digest', 'h264'], ['basic', 'hevc']] as const) {
   t.test(`${camera}: continuous, playable, video only, hash-chained`, async (t) => {
     const r = recordings(daemon.socket, camera);
     t.ok(recordedSeconds(r) >= 20, `at least 20 s recorded (${recordedSeconds(r).toFixed(1)} s in ${r.segments.length} segments)`);
