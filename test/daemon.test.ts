@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { MAX_REQUEST_BYTES } from '../src/protocol.js';
-import { cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
+import { ROOT, cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
 
 const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
 
@@ -143,4 +143,17 @@ t.test('a second signal during shutdown exits at once, without the graceful path
   const { code } = await daemon.exited;
   t.equal(code, 1, 'exit status 1: the second signal cut the graceful stop short');
   t.match(daemon.stdout(), 'second signal: exiting at once');
+});
+
+t.test('a shutdown stuck on the main thread is ended from another thread', async (t) => {
+  // The main thread spins as if stuck in a GStreamer state change: no timer of its own runs.
+  const script = `import { killAfter } from ${JSON.stringify(join(ROOT, 'dist', 'daemon', 'hardStop.js'))};
+killAfter(300);
+const end = Date.now() + 10000; while (Date.now() < end) {}
+console.log('still alive');`;
+  // Without tap's NODE_OPTIONS (its --import hooks would load into the worker too), as libcamd runs.
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.signal, 'SIGKILL', 'killed');
+  t.equal(r.stdout, '', 'before the stuck code finished');
+  t.match(r.stderr, 'graceful shutdown still not done after 0.3 s; killing libcamd');
 });

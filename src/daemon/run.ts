@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { asLibcamError, exitStatusFor } from '../errors.js';
+import { killAfter } from './hardStop.js';
 import { createLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { Daemon } from './daemon.js';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       log.error('graceful shutdown took too long; exiting');
       process.exit(1);
     }, GRACEFUL_STOP_LIMIT_MS).unref();
+    killAfter(GRACEFUL_STOP_LIMIT_MS + 5000); // if even that timer cannot run
     daemon.stop().then(
       () => {
         log.info('stopped');

@@ -69,8 +69,10 @@ export async function waitForSocket(path: string, ms = 15_000): Promise<void> {
 
 /** Starts libcamd as a real process; killed at teardown if the test left it running. */
 export function spawnDaemon(t: Test, dir: string, configFile: string, env: NodeJS.ProcessEnv = {}): RunningDaemon {
+  // tap's NODE_OPTIONS (--import hooks) would load into libcamd and its worker threads:
+  // run it as systemd does, without them.
   const proc = spawn(process.execPath, [DAEMON, '--config', configFile], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
