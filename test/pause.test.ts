@@ -102,21 +102,19 @@ t.test('--all, resume early, extend; bad input named and refused with exit 2', a
   await waitUntil('west records again', () => statusOf(daemon.socket).cameras.find((c) => c.name === 'west')?.state === 'recording');
   t.pass('resume before the end time takes effect at once');
 
-  const tooLong = cli(['pause', '--camera', 'east', '--reason', 'privacy', '--for', '9h'], { socket: daemon.socket });
-  t.equal(tooLong.status, 2);
-  t.match(tooLong.stderr, '--for: 9h is longer than pause.maxDuration (8h)');
-  const noReason = cli(['pause', '--camera', 'east', '--for', '5m'], { socket: daemon.socket });
-  t.equal(noReason.status, 2);
-  t.match(noReason.stderr, '--reason');
-  const badReason = cli(['pause', '--camera', 'east', '--reason', 'lunch', '--for', '5m'], { socket: daemon.socket });
-  t.equal(badReason.status, 2);
-  t.match(badReason.stderr, /--reason.*lunch.*maintenance, privacy/);
-  const unknown = cli(['pause', '--camera', 'attic', '--reason', 'privacy', '--for', '5m'], { socket: daemon.socket });
-  t.equal(unknown.status, 2);
-  t.match(unknown.stderr, '--camera: no camera named "attic"');
-  const neither = cli(['pause', '--reason', 'privacy', '--for', '5m'], { socket: daemon.socket });
-  t.equal(neither.status, 2);
-  t.match(neither.stderr, '--camera C or --all');
+  // Each refusal: exit 2 and a message naming the flag.
+  const refusals: [string[], string | RegExp][] = [
+    [['--camera', 'east', '--reason', 'privacy', '--for', '9h'], '--for: 9h is longer than pause.maxDuration (8h)'],
+    [['--camera', 'east', '--for', '5m'], '--reason'],
+    [['--camera', 'east', '--reason', 'lunch', '--for', '5m'], /--reason.*lunch.*maintenance, privacy/],
+    [['--camera', 'attic', '--reason', 'privacy', '--for', '5m'], '--camera: no camera named "attic"'],
+    [['--reason', 'privacy', '--for', '5m'], '--camera C or --all'],
+  ];
+  for (const [args, message] of refusals) {
+    const r = cli(['pause', ...args], { socket: daemon.socket });
+    t.equal(r.status, 2, `pause ${args.join(' ')}: exit 2`);
+    t.match(r.stderr, message);
+  }
   daemon.proc.kill('SIGTERM');
   await daemon.exited;
 });

@@ -143,9 +143,7 @@ export class Recorder implements CameraRuntime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.closePipeline();
-    const recovered = await this.opts.store.recover(this.name);
-    this.noteSegments(recovered.map((s) => s.end));
+    await this.closeAndIndex();
   }
 
   /**
@@ -159,27 +157,34 @@ export class Recorder implements CameraRuntime {
     this.suspension = suspension;
     this.setState(suspension.state, suspension.reason);
     if (!this.started || this.stopped) return; // start() takes it from here
-    const { store } = this.opts;
     if (previous) {
       // Already not recording: only the label of the gap may change (privacy -> maintenance).
-      if (previous.cause !== suspension.cause) {
-        await store.enqueue(this.name, async () => {
-          const now = this.clock.now();
-          if (this.gap) await store.endGap(this.gap, now);
-          this.gap = await store.beginGap(this.name, now, suspension.cause);
-        });
-      }
+      if (previous.cause !== suspension.cause) await this.switchGap(suspension.cause);
       return;
     }
     this.log.warn({ reason: suspension.reason }, 'recording suspended');
-    await this.closePipeline();
-    const recovered = await store.recover(this.name);
-    this.noteSegments(recovered.map((s) => s.end));
-    await store.enqueue(this.name, async () => {
+    await this.closeAndIndex();
+    await this.switchGap(suspension.cause);
+  }
+
+  /**
+   * Ends the open gap now and opens one with `cause`; with no gap open, the new one starts
+   * where the footage ends.
+   */
+  private switchGap(cause: GapCause): Promise<void> {
+    const { store } = this.opts;
+    return store.enqueue(this.name, async () => {
       const now = this.clock.now();
       if (this.gap) await store.endGap(this.gap, now);
-      this.gap = await store.beginGap(this.name, this.gap ? now : (this.lastSegmentEnd ?? now), suspension.cause);
+      this.gap = await store.beginGap(this.name, this.gap ? now : (this.lastSegmentEnd ?? now), cause);
     });
+  }
+
+  /** Closes the pipeline and indexes whatever the run left half-written. */
+  private async closeAndIndex(): Promise<void> {
+    await this.closePipeline();
+    const recovered = await this.opts.store.recover(this.name);
+    this.noteSegments(recovered.map((s) => s.end));
   }
 
   unsuspend(): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
 import type { FsckProblem, FsckResult } from '../protocol.js';
 import type { Holds } from './holds.js';
@@ -87,7 +87,8 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
     for (const p of problems) {
       if (p.kind === 'interrupted-deletion') p.repair = 'deletion completed';
       else if (p.kind === 'missing-file') {
-        const entry = await findEntry(store, p.camera, p.file);
+        // The file name is the segment's start: <camera>/YYYY/MM/DD/<startMs>.mp4.
+        const entry = await store.entryAt(p.camera, Number(basename(p.file, '.mp4')));
         if (entry && isHeld(entry.camera, entry.start, entry.end)) p.repair = 'left alone: the segment is held';
         else if (entry) {
           await store.forgetLost(entry);
@@ -97,9 +98,4 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
     }
   }
   return { ok: problems.length === 0, problems, checked: { segments, files, deep: opts.deep }, repaired: opts.repair };
-}
-
-async function findEntry(store: SegmentStore, camera: string, file: string) {
-  for await (const s of store.segmentsOf(camera)) if (s.file === file) return s;
-  return undefined;
 }

@@ -214,13 +214,10 @@ export class SegmentStore {
    * pending entry (a crash right after the file was created) get their start from mtime.
    */
   recover(camera: string): Promise<SegmentEntry[]> {
+    // Marks a crash left are not this method's business: a deletion round runs whole in
+    // the camera's queue, and start-up's finishAllDeletions completes crashed ones before
+    // any camera starts.
     return this.enqueue(camera, async () => {
-      const marked: Marked[] = [];
-      for await (const e of this.deleting.values({ gt: `${camera}!`, lt: `${camera}!~` })) marked.push(e);
-      if (marked.length > 0) {
-        await this.unlinkAndUnmark(camera, marked);
-        this.log.info({ camera, segments: marked.length }, 'completed a deletion a crash had interrupted');
-      }
       const recovered: SegmentEntry[] = [];
       const known = new Set<string>();
       for await (const [key, entry] of this.pending.iterator({ gt: `${camera}!`, lt: `${camera}!~` })) {
@@ -409,6 +406,11 @@ export class SegmentStore {
   /** Receipt parts of prunes from `since` on, in key order (prune, camera, time). */
   async receiptParts(since = 0): Promise<ReceiptPart[]> {
     return this.parts.values({ gte: pad(since) }).all();
+  }
+
+  /** The entry of the segment of `camera` that starts at `start`, if indexed. */
+  entryAt(camera: string, start: number): Promise<SegmentEntry | undefined> {
+    return this.seg.get(segKey(camera, start));
   }
 
   /** Every camera the index has segments or a chain for. */
