@@ -299,7 +299,9 @@ export class Recorder implements CameraRuntime {
       start = this.lastSegmentEnd;
     }
     this.openStarts.set(location, start);
-    if (this.state !== 'recording') {
+    // While a suspension closes the pipeline (EOS can take seconds) a new fragment may still
+    // open: it is indexed, but the camera stays paused or in error, not 'recording'.
+    if (this.state !== 'recording' && !this.suspension) {
       this.setState('recording', null);
       this.log.info('recording');
     }
