@@ -7,7 +7,12 @@ import { createRequire } from 'node:module';
  * - element properties are set by assignment; numbers travel as floats, so only whole
  *   values that a float holds exactly should be set that way;
  * - bus message fields of type guint64 (running-time) arrive as decimal strings;
- * - `pollBus` parks one libuv pool thread per pipeline until the pipeline is NULL.
+ * - `pollBus` parks one libuv pool thread per pipeline in gst_bus_timed_pop with no timeout,
+ *   and re-parks it after each message until the pipeline is NULL. With the bus's default
+ *   auto-flush, going READY→NULL drops the queued messages and posts none: a poller that
+ *   reached the bus after that (a busy pool) waits forever, pins the pool thread, and makes
+ *   process.exit hang joining it. So every pipeline is created with auto-flush-bus false:
+ *   the state change to NULL then always reaches the poller.
  */
 export interface GstElement {
   [property: string]: unknown;
@@ -31,6 +36,7 @@ export interface GstPipeline {
   sendEOS(): void;
   findChild(name: string): GstElement | undefined;
   pollBus(callback: (message: BusMessage) => void): void;
+  'auto-flush-bus': boolean;
 }
 
 interface Binding {
@@ -50,7 +56,9 @@ export function createPipeline(description: string): GstPipeline {
     if (!isBinding(loaded)) throw new Error('gstreamer-superficial has no Pipeline class; reinstall with npm ci');
     binding = loaded;
   }
-  return new binding.Pipeline(description);
+  const pipeline = new binding.Pipeline(description);
+  pipeline['auto-flush-bus'] = false;
+  return pipeline;
 }
 
 /** A running-time field in milliseconds. */
