@@ -4,6 +4,7 @@
  * envelope for every method, and a JSON Schema for every method's params.
  */
 import type { ErrorCode, ErrorDetails } from './errors.js';
+import { PURPOSES, type Purpose } from './purposes.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -53,11 +54,24 @@ export interface CameraStatus {
   reason: string | null;
 }
 
+/** The Director notification outbox, as status shows it. */
+export interface NotifyStatus {
+  /** The Director's address; null when notify is not configured (notifications wait). */
+  to: string | null;
+  pending: number;
+  delivered: number;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  lastDeliveredAt: string | null;
+  nextAttempt: string | null;
+}
+
 export interface StatusResult {
   version: string;
   uptimeS: number;
   store: { path: string; bytes: number; freeBytes: number };
   cameras: CameraStatus[];
+  notify: NotifyStatus;
 }
 
 export interface CameraListEntry {
@@ -174,6 +188,32 @@ export interface ResumeParams {
   all?: boolean;
 }
 
+export interface StillParams {
+  camera: string;
+  /** ISO 8601, or `now` for the live stream. */
+  at: string;
+  purpose: Purpose;
+  requestedBy: string;
+}
+
+export interface StillResult {
+  camera: string;
+  /** When the frame was recorded, as near as the frame rate tells. */
+  at: string;
+  requested: string;
+  live: boolean;
+  width: number;
+  height: number;
+  /** The JPEG, base64. */
+  jpeg: string;
+  sha256: string;
+  /** The segment the frame comes from (recorded stills). */
+  segment: { start: string; end: string; sha256: string } | null;
+  auditSeq: number;
+  /** The Director notification queued for this access (recorded stills). */
+  notification: string | null;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -189,6 +229,7 @@ export interface Methods {
   'holds.list': { params: Record<string, never>; result: HoldInfo[] };
   'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
   'holds.release': { params: { id: string }; result: { released: string } };
+  still: { params: StillParams; result: StillResult };
 }
 
 export type MethodName = keyof Methods;
@@ -197,6 +238,8 @@ const noParams = { type: 'object', additionalProperties: false, properties: {} }
 
 /** Params schemas, all with `additionalProperties: false`. */
 const isoTime = { type: 'string', minLength: 1, maxLength: 40 } as const;
+/** The person who asked for an access (seed §3): a name, stored with the OS account. */
+const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } as const;
 
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   status: noParams,
@@ -249,6 +292,17 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     type: 'object',
     additionalProperties: false,
     properties: { repair: { type: 'boolean', default: false }, deep: { type: 'boolean', default: false } },
+  },
+  still: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['camera', 'at', 'purpose', 'requestedBy'],
+    properties: {
+      camera: { type: 'string', minLength: 1, maxLength: 64 },
+      at: isoTime,
+      purpose: { enum: PURPOSES },
+      requestedBy: requestedBy,
+    },
   },
 };
 

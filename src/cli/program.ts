@@ -7,6 +7,7 @@ import { registerPause } from './commands/pause.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerHolds } from './commands/holds.js';
 import { registerStatus } from './commands/status.js';
+import { registerStill } from './commands/still.js';
 import { registerStore } from './commands/store.js';
 
 /** The `libcam` command tree; handlers only parse, call the daemon and print. */
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerCameras(program);
   registerRecordings(program);
+  registerStill(program);
   registerPause(program);
   registerStore(program);
   registerHolds(program);

@@ -142,6 +142,12 @@ export const configSchema = {
             secure: { type: 'boolean', default: false },
           },
         },
+        retry: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { first: { ...duration, default: '30s' }, max: { ...duration, default: '30m' } },
+        },
       },
     },
     web: {

@@ -40,6 +40,8 @@ export interface Config {
   notify?: {
     director: { email: string };
     smtp: { host: string; port: number; from: string; secure: boolean };
+    /** Delivery retries: the first after `first`, doubling up to `max`. */
+    retry: { first: string; max: string };
   };
   web?: {
     listen: string;

@@ -14,6 +14,8 @@ export interface CameraRuntime {
   suspend(suspension: Suspension): Promise<void>;
   unsuspend(): void;
   readonly suspended: Suspension | undefined;
+  /** The file being recorded into now, if the camera is recording. */
+  liveSegment(): { file: string; start: number } | undefined;
 }
 
 /** A camera that is configured but not recorded (`enabled: false`). */
@@ -25,6 +27,9 @@ export class DisabledCamera implements CameraRuntime {
   }
   start(): Promise<void> {
     return Promise.resolve();
+  }
+  liveSegment(): undefined {
+    return undefined;
   }
   stop(): Promise<void> {
     return Promise.resolve();

@@ -18,10 +18,12 @@ import { DiskGuard } from './diskGuard.js';
 import { gidOf } from './group.js';
 import { holdMethods } from './holdMethods.js';
 import type { CameraDeps } from './makeCamera.js';
+import { Outbox } from './outbox.js';
 import { Pauses } from './pauses.js';
 import { listRecordings } from './recordings.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
+import { Stills } from './stills.js';
 import { StoreLock } from './storeLock.js';
 
 export interface DaemonOptions {
@@ -52,6 +54,8 @@ export class Daemon {
   private readonly audit: AuditTrail;
   private readonly pauses: Pauses;
   private readonly guard: DiskGuard;
+  private readonly outbox: Outbox;
+  private readonly stills: Stills;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
   private readonly lock: StoreLock;
@@ -87,6 +91,14 @@ export class Daemon {
       log: log.child({ component: 'disk guard' }),
       audit,
     });
+    this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit });
+    this.stills = new Stills({
+      store: this.store,
+      cameras: this.cameras,
+      names: config.cameras.map((c) => c.name),
+      audit: (input) => this.audit.append(input),
+      outbox: this.outbox,
+    });
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
@@ -106,6 +118,7 @@ export class Daemon {
       'audit.list': (params) => this.auditList(params),
       'audit.verify': () => this.audit.verify(),
       ...holdMethods(this.holds, config.cameras.map((c) => c.name), audit),
+      still: (params, ctx) => this.stills.take(params, auditActor(ctx.actor, params.requestedBy.trim())),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -137,6 +150,8 @@ export class Daemon {
           await this.index.stop();
         },
       },
+      // Before the cameras: notifications left from the last run go out even if a camera hangs.
+      { name: 'notification outbox', start: () => this.outbox.start(), stop: () => this.outbox.stop() },
       {
         name: 'cameras',
         start: async () => {
@@ -194,6 +209,7 @@ export class Daemon {
       uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       store: { path: store.path, bytes: await this.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
       cameras: await Promise.all(this.cameras.status().map(async (c) => ({ ...c, pause: await this.pauses.info(c.name) }))),
+      notify: await this.outbox.status(),
     };
   }
 }

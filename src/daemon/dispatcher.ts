@@ -30,6 +30,7 @@ function compileAll(): Validators {
     'holds.list': ajv.compile<Methods['holds.list']['params']>(PARAM_SCHEMAS['holds.list']),
     'holds.place': ajv.compile<Methods['holds.place']['params']>(PARAM_SCHEMAS['holds.place']),
     'holds.release': ajv.compile<Methods['holds.release']['params']>(PARAM_SCHEMAS['holds.release']),
+    still: ajv.compile<Methods['still']['params']>(PARAM_SCHEMAS.still),
   };
 }
 
@@ -51,7 +52,13 @@ export class Dispatcher {
     const validate: ValidateFunction<Methods[M]['params']> = validators[method];
     if (!validate(params)) {
       const problems = (validate.errors ?? []).map((e) => {
-        const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params['additionalProperty'])})` : '';
+        const allowed: unknown = e.params['allowedValues'];
+        const extra =
+          e.keyword === 'additionalProperties'
+            ? ` (${String(e.params['additionalProperty'])})`
+            : Array.isArray(allowed)
+              ? `: ${allowed.map(String).join(', ')}`
+              : '';
         return `params${e.instancePath.replace(/\//g, '.')} ${e.message ?? e.keyword}${extra}`;
       });
       throw new LibcamError('usage', `invalid params for ${method}: ${problems.join('; ')}`, { method, problems });

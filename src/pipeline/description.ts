@@ -14,7 +14,9 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * named `live` (free for the live view to attach to with a queue of its own), then
  * splitmuxsink, which queues internally (a queue of ours cost a thread per camera), with
  * mp4mux writing fragmented MP4 in half-second fragments, so that a file cut short by a
- * crash still plays up to the last complete fragment. Only the video stream is ever linked: a
+ * crash still plays up to the last complete fragment. The file sink is unbuffered: each
+ * fragment reaches the kernel as it is made (filesink's own 64 KB buffer would hold back
+ * seconds of a low-bitrate camera from a crash and from a live still). Only the video stream is ever linked: a
  * camera's audio never reaches the muxer (policy §1).
  */
 export interface PipelinePlan {
@@ -41,7 +43,7 @@ function recordingTail(segmentSeconds: number): string {
   return (
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
-    `muxer="mp4mux fragment-duration=${FRAGMENT_MS}"`
+    `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered"`
   );
 }
 

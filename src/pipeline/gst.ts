@@ -32,7 +32,10 @@ export interface BusMessage {
 
 export interface GstPipeline {
   play(): void;
+  pause(): void;
   stop(): void;
+  /** A time seek in whole seconds (the binding takes an Int32); `flags` are GstSeekFlags. */
+  seek(seconds: number, flags: number): boolean;
   sendEOS(): void;
   findChild(name: string): GstElement | undefined;
   pollBus(callback: (message: BusMessage) => void): void;

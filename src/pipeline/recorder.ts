@@ -113,6 +113,14 @@ export class Recorder implements CameraRuntime {
     };
   }
 
+  /** The file being recorded into now and when it starts: where a live still comes from. */
+  liveSegment(): { file: string; start: number } | undefined {
+    if (this.state !== 'recording') return undefined;
+    let newest: { file: string; start: number } | undefined;
+    for (const [file, start] of this.openStarts) if (!newest || start > newest.start) newest = { file, start };
+    return newest;
+  }
+
   /** Reconciles what the last run left, then connects. Never throws for camera trouble. */
   async start(): Promise<void> {
     const { store } = this.opts;

@@ -490,6 +490,19 @@ export class SegmentStore {
     return { segments, gaps, truncated };
   }
 
+  /**
+   * Footage of one camera around an instant: the segment holding it, else the nearest
+   * segment before and after it and the gap it falls in, if one is recorded.
+   */
+  async around(camera: string, at: number): Promise<{ holding?: SegmentEntry; before?: SegmentEntry; after?: SegmentEntry; gap?: GapEntry }> {
+    const [before] = await this.seg.values({ gt: `${camera}!`, lte: segKey(camera, at), reverse: true, limit: 1 }).all();
+    if (before && before.end > at) return { holding: before };
+    const [after] = await this.seg.values({ gt: segKey(camera, at), lt: `${camera}!~`, limit: 1 }).all();
+    const [gap] = await this.gap.values({ gt: `${camera}!`, lte: segKey(camera, at), reverse: true, limit: 1 }).all();
+    const inGap = gap && (gap.end ?? Number.POSITIVE_INFINITY) > at ? gap : undefined;
+    return { before, after, gap: inGap };
+  }
+
   /** Every segment of a camera in time order (for checks and tests). */
   async *segmentsOf(camera: string): AsyncGenerator<SegmentEntry> {
     yield* this.seg.values({ gt: `${camera}!`, lt: `${camera}!~` });

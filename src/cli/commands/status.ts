@@ -9,8 +9,17 @@ function detail(camera: CameraStatus): string | null {
   return camera.reason;
 }
 
+function notifyLine(notify: StatusResult['notify']): string {
+  const to = notify.to ?? 'nobody (notify is not configured)';
+  const pending = notify.pending === 0 ? 'none pending' : `${notify.pending} pending, next try ${notify.nextAttempt ?? 'now'}`;
+  const error = notify.pending > 0 && notify.lastError ? `; last error ${notify.lastErrorAt ?? ''}: ${notify.lastError}` : '';
+  return `Director notifications to ${to}: ${pending}, ${notify.delivered} delivered${error}`;
+}
+
 export function renderStatus(status: StatusResult): string {
-  const head = `libcamd ${status.version}, up ${formatDuration(status.uptimeS * 1000)}; store ${status.store.path}: ${formatBytes(status.store.bytes)} of footage, ${formatBytes(status.store.freeBytes)} free`;
+  const head =
+    `libcamd ${status.version}, up ${formatDuration(status.uptimeS * 1000)}; store ${status.store.path}: ${formatBytes(status.store.bytes)} of footage, ${formatBytes(status.store.freeBytes)} free\n` +
+    notifyLine(status.notify);
   if (status.cameras.length === 0) return `${head}\nno cameras configured`;
   const rows = status.cameras.map((c) => [c.name, c.state, c.since, c.lastSegmentEnd, detail(c)]);
   return `${head}\n\n${table(['CAMERA', 'STATE', 'SINCE', 'LAST SEGMENT END', 'DETAIL'], rows)}`;

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createTransport, type Transporter } from 'nodemailer';
+import type { Config } from '../config/types.js';
+import { parseDuration } from '../config/units.js';
+import type { Logger } from '../log.js';
+import type { NotifyStatus } from '../protocol.js';
+import type { AuditInput } from '../store/audit.js';
+import type { IndexDb } from '../store/indexDb.js';
+
+/** One e-mail to the Library Director, kept in the index until the relay has taken it. */
+export interface Notification {
+  id: string;
+  seq: number;
+  created: number;
+  subject: string;
+  text: string;
+  attempts: number;
+  /** Not tried again before this time (ms); survives restarts. */
+  nextAttempt: number;
+  lastError: string | null;
+}
+
+interface OutboxMeta {
+  /** The seq of the newest notification ever queued: seqs never repeat. */
+  lastSeq: number;
+  delivered: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastDeliveredAt: number | null;
+}
+
+export type Send = (message: { to: string; from: string; subject: string; text: string; messageId: string }) => Promise<void>;
+
+export interface OutboxOptions {
+  index: IndexDb;
+  notify: Config['notify'];
+  log: Logger;
+  audit: (input: AuditInput) => Promise<unknown>;
+  /** How mail leaves the box; nodemailer over SMTP unless a test passes its own. */
+  send?: Send;
+  now?: () => number;
+}
+
+const pad = (n: number): string => String(n).padStart(12, '0');
+const SMTP_TIMEOUT_MS = 20_000;
+
+function smtpSend(smtp: NonNullable<Config['notify']>['smtp']): Send {
+  const transport: Transporter = createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    connectionTimeout: SMTP_TIMEOUT_MS,
+    greetingTimeout: SMTP_TIMEOUT_MS,
+    socketTimeout: SMTP_TIMEOUT_MS,
+  });
+  return async (message) => {
+    await transport.sendMail(message);
+  };
+}
+
+/**
+ * The Director notification outbox (seed §3, DESIGN.md): every access to archival footage
+ * puts one notification here, in the same index as the audit trail, and it stays until the
+ * SMTP relay accepts it. Delivery is one at a time, oldest first; a failure waits
+ * `retry.first`, doubling up to `retry.max`, and the wait is stored so a restart does not
+ * hammer a relay that is down. A notification is removed only after the relay said yes; if
+ * the box dies between those two steps it is sent again with the same Message-ID, which
+ * mail clients show once.
+ */
+export class Outbox {
+  private readonly box;
+  private readonly meta;
+  private readonly send: Send | undefined;
+  private readonly now: () => number;
+  private readonly firstRetryMs: number;
+  private readonly maxRetryMs: number;
+  private state: OutboxMeta = { lastSeq: 0, delivered: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(private readonly opts: OutboxOptions) {
+    this.box = opts.index.db.sublevel<string, Notification>('outbox', { valueEncoding: 'json' });
+    this.meta = opts.index.db.sublevel<string, OutboxMeta>('outbox-meta', { valueEncoding: 'json' });
+    this.send = opts.send ?? (opts.notify ? smtpSend(opts.notify.smtp) : undefined);
+    this.now = opts.now ?? Date.now;
+    this.firstRetryMs = parseDuration(opts.notify?.retry.first ?? '30s') ?? 30_000;
+    this.maxRetryMs = parseDuration(opts.notify?.retry.max ?? '30m') ?? 1_800_000;
+  }
+
+  async start(): Promise<void> {
+    const [last] = await this.box.values({ reverse: true, limit: 1 }).all();
+    this.state = (await this.meta.get('meta')) ?? this.state;
+    this.state.lastSeq = Math.max(this.state.lastSeq, last?.seq ?? 0);
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Queues a notification (durably) and tries to deliver it now. */
+  async enqueue(subject: string, text: string): Promise<Notification> {
+    const seq = ++this.state.lastSeq;
+    const notification: Notification = { id: randomUUID(), seq, created: this.now(), subject, text, attempts: 0, nextAttempt: 0, lastError: null };
+    await this.write((batch) => batch.put(pad(seq), notification, { sublevel: this.box }));
+    this.schedule(0);
+    return notification;
+  }
+
+  async status(): Promise<NotifyStatus> {
+    const pending = await this.box.values().all();
+    const meta = this.state;
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    const next = pending.length > 0 ? Math.min(...pending.map((n) => n.nextAttempt)) : null;
+    return {
+      to: this.opts.notify?.director.email ?? null,
+      pending: pending.length,
+      delivered: meta.delivered,
+      lastError: meta.lastError,
+      lastErrorAt: iso(meta.lastErrorAt),
+      lastDeliveredAt: iso(meta.lastDeliveredAt),
+      nextAttempt: pending.length > 0 && next !== null ? iso(Math.max(next, this.now())) : null,
+    };
+  }
+
+  /** One durable batch: the change to a notification and the outbox's counters together. */
+  private async write(change: (batch: ReturnType<IndexDb['db']['batch']>) => void): Promise<void> {
+    const batch = this.opts.index.db.batch();
+    change(batch);
+    batch.put('meta', { ...this.state }, { sublevel: this.meta });
+    await batch.write({ sync: true });
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.running) return this.schedule(200); // a round is under way: look again after it
+      this.running = this.deliverDue()
+        .catch((err: unknown) => this.opts.log.error({ err }, 'notification delivery round failed'))
+        .finally(() => (this.running = undefined));
+    }, delayMs);
+  }
+
+  /** Delivers every due notification in order; stops at the first failure and reschedules. */
+  private async deliverDue(): Promise<void> {
+    const pending = await this.box.values().all();
+    for (const notification of pending) {
+      if (this.stopped) return;
+      const now = this.now();
+      if (notification.nextAttempt > now) return this.schedule(notification.nextAttempt - now);
+      if (!(await this.deliver(notification))) return;
+    }
+  }
+
+  private async deliver(notification: Notification): Promise<boolean> {
+    const { notify, log } = this.opts;
+    try {
+      if (!notify || !this.send) throw new Error('notify is not configured: set notify.director and notify.smtp in the configuration');
+      await this.send({
+        to: notify.director.email,
+        from: notify.smtp.from,
+        subject: notification.subject,
+        text: notification.text,
+        messageId: `<${notification.id}@${hostname()}.libcam>`,
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const attempts = notification.attempts + 1;
+      const waitMs = Math.min(this.maxRetryMs, this.firstRetryMs * 2 ** (attempts - 1));
+      const retried: Notification = { ...notification, attempts, lastError: message, nextAttempt: this.now() + waitMs };
+      this.state.lastError = message;
+      this.state.lastErrorAt = this.now();
+      await this.write((batch) => batch.put(pad(notification.seq), retried, { sublevel: this.box }));
+      log.warn({ notification: notification.id, attempts, retryInMs: waitMs, error: message }, 'Director notification not delivered; will retry');
+      this.schedule(waitMs);
+      return false;
+    }
+    this.state.delivered += 1;
+    this.state.lastDeliveredAt = this.now();
+    await this.write((batch) => batch.del(pad(notification.seq), { sublevel: this.box }));
+    log.info({ notification: notification.id, attempts: notification.attempts + 1 }, 'Director notification delivered');
+    await this.opts.audit({
+      action: 'notify.delivered',
+      subject: notification.id,
+      details: { to: notify.director.email, subject: notification.subject, attempts: notification.attempts + 1 },
+    });
+    return true;
+  }
+}

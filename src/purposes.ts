@@ -1,0 +1,18 @@
+/**
+ * Why footage may be looked at (seed §5, DESIGN.md "Evidence"): one closed list. Every
+ * access to recorded footage names one of these; anything else is refused.
+ */
+export const PURPOSES = [
+  'security-risk', // assess the security risk of a specific individual
+  'crime-investigation', // investigate a crime on library property
+  'law-enforcement-request', // request law enforcement assistance
+  'policy-violation', // validate serious or repeated policy violations
+  'banned-individual', // alert staff to banned or repeatedly disruptive individuals
+  'internal-security', // address internal security or operational concerns
+] as const;
+
+export type Purpose = (typeof PURPOSES)[number];
+
+export function isPurpose(value: string): value is Purpose {
+  return PURPOSES.some((p) => p === value);
+}
