@@ -43,7 +43,8 @@ export interface OutboxOptions {
 }
 
 const pad = (n: number): string => String(n).padStart(12, '0');
-const SMTP_TIMEOUT_MS = 20_000;
+const SMTP_TIMEOUT_MS = 10_000;
+const STOP_WAIT_MS = 3000;
 
 function smtpSend(smtp: NonNullable<Config['notify']>['smtp']): Send {
   const transport: Transporter = createTransport({
@@ -97,10 +98,16 @@ export class Outbox {
     this.schedule(0);
   }
 
+  /**
+   * Waits a little for a delivery under way, not for a relay that hangs: an unfinished
+   * notification stays in the outbox and goes out after the restart.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Queues a notification (durably) and tries to deliver it now. */
