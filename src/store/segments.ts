@@ -483,10 +483,12 @@ export class SegmentStore {
       }
       segments.push(s);
     }
-    const gaps: GapEntry[] = [];
-    for await (const g of this.gap.values({ gt: `${camera}!`, lt: segKey(camera, to) })) {
-      if ((g.end ?? Number.POSITIVE_INFINITY) > from) gaps.push(g);
-    }
+    // A camera's gaps follow one another, so only the last gaps that started before `from`
+    // can reach into the range: a few steps back (not a scan of the camera's whole history),
+    // then forward.
+    const earlier = await this.gap.values({ gt: `${camera}!`, lt: segKey(camera, from), reverse: true, limit: 4 }).all();
+    const gaps = earlier.reverse().filter((g) => (g.end ?? Number.POSITIVE_INFINITY) > from);
+    gaps.push(...(await this.gap.values({ gte: segKey(camera, from), lt: segKey(camera, to) }).all()));
     return { segments, gaps, truncated };
   }
 
