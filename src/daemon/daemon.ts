@@ -72,7 +72,7 @@ export class Daemon {
     this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }));
     const audit = (input: AuditInput): Promise<unknown> => this.audit.append(input);
     this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit });
-    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log };
+    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log, audit };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
     this.pauses = new Pauses({
       index: this.index,

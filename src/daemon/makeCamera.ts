@@ -4,6 +4,7 @@ import { rtspPlan, testPatternPlan, type PipelinePlan } from '../pipeline/descri
 import { readCredentials, type Credentials } from '../pipeline/credentials.js';
 import { resolveOnvifStream } from '../pipeline/onvif.js';
 import { Recorder } from '../pipeline/recorder.js';
+import type { AuditInput } from '../store/audit.js';
 import type { VideoCodec } from '../store/mp4.js';
 import type { SegmentStore } from '../store/segments.js';
 import type { CameraRuntime } from './cameraSet.js';
@@ -12,6 +13,7 @@ export interface CameraDeps {
   store: SegmentStore;
   segmentSeconds: number;
   log: Logger;
+  audit: (input: AuditInput) => Promise<unknown>;
 }
 
 /** How to build a camera's pipeline plan on each connect. */
@@ -41,5 +43,8 @@ export function makeCamera(camera: CameraConfig, deps: CameraDeps): CameraRuntim
     store: deps.store,
     log: deps.log.child({ camera: camera.name }),
     plan: planFor(camera, deps.segmentSeconds),
+    onClockStep: (step) => {
+      deps.audit({ action: 'clock.step', subject: camera.name, details: { ...step } }).catch((err: unknown) => deps.log.error({ err }, 'cannot audit a clock step'));
+    },
   });
 }

@@ -23,6 +23,15 @@ export interface RecorderOptions {
   plan: (codec: VideoCodec | undefined) => Promise<PipelinePlan>;
   clock?: Clock;
   createPipeline?: (description: string) => GstPipeline;
+  /** A wall-clock step was seen (once per pipeline run): libcamd writes it to the audit trail. */
+  onClockStep?: (step: ClockStep) => void;
+}
+
+export interface ClockStep {
+  /** `forward`/`backward`: the wall clock moved against the pipeline clock during a run;
+   * `behind-last-segment`: a new run would have started before the last segment ended. */
+  kind: 'forward' | 'backward' | 'behind-last-segment';
+  driftMs: number;
 }
 
 interface Failure {
@@ -94,6 +103,7 @@ export class Recorder implements CameraRuntime {
   private eosWaiter: (() => void) | undefined;
   private suspension: Suspension | undefined;
   private started = false;
+  private stepNotedRun = -1;
 
   constructor(private readonly opts: RecorderOptions) {
     this.name = opts.name;
@@ -303,6 +313,7 @@ export class Recorder implements CameraRuntime {
     if (this.lastSegmentEnd !== null && start < this.lastSegmentEnd) {
       // The wall clock went back since the last segment: never write overlapping footage.
       this.log.warn({ behindMs: Math.round(this.lastSegmentEnd - start) }, 'wall clock is behind the last segment; shifting this run forward');
+      this.noteClockStep(run, { kind: 'behind-last-segment', driftMs: Math.round(start - this.lastSegmentEnd) });
       this.anchor += this.lastSegmentEnd - start;
       start = this.lastSegmentEnd;
     }
@@ -325,6 +336,13 @@ export class Recorder implements CameraRuntime {
     this.armWatchdog(run);
   }
 
+  /** Reports a clock step once per run: every later segment of the run would report it again. */
+  private noteClockStep(run: number, step: ClockStep): void {
+    if (this.stepNotedRun === run) return;
+    this.stepNotedRun = run;
+    this.opts.onClockStep?.(step);
+  }
+
   private onClosed(run: number, message: BusMessage): void {
     const location = message.location;
     const rt = runningTimeMs(message);
@@ -336,6 +354,7 @@ export class Recorder implements CameraRuntime {
     const drift = this.clock.now() - end;
     if (Math.abs(drift) > CLOCK_STEP_MS + this.opts.segmentSeconds * 1000) {
       this.log.warn({ driftMs: Math.round(drift) }, 'wall clock stepped during this run; segment times follow the pipeline clock');
+      this.noteClockStep(run, { kind: drift > 0 ? 'forward' : 'backward', driftMs: Math.round(drift) });
     }
     this.opts.store.closed(this.name, location, start, end).then(
       (entry) => {
