@@ -145,7 +145,7 @@ t.test('a second signal during shutdown exits at once, without the graceful path
   t.match(daemon.stdout(), 'second signal: exiting at once');
 });
 
-t.test('a shutdown stuck on the main thread is ended from another thread', async (t) => {
+t.test('a shutdown stuck on the main thread is ended from outside', async (t) => {
   // The main thread spins as if stuck in a GStreamer state change: no timer of its own runs.
   const script = `import { killAfter } from ${JSON.stringify(join(ROOT, 'dist', 'daemon', 'hardStop.js'))};
 killAfter(300);
@@ -156,4 +156,29 @@ console.log('still alive');`;
   t.equal(r.signal, 'SIGKILL', 'killed');
   t.equal(r.stdout, '', 'before the stuck code finished');
   t.match(r.stderr, 'graceful shutdown still not done after 0.3 s; killing libcamd');
+});
+
+t.test('so is one stuck inside process.exit, waiting for a libuv pool thread', async (t) => {
+  // process.exit ends worker threads first, then joins the pool: a pool thread that never
+  // returns (a bus poll that was never woken) held libcamd after it logged "stopped".
+  const script = `import { killAfter } from ${JSON.stringify(join(ROOT, 'dist', 'daemon', 'hardStop.js'))};
+import { pbkdf2 } from 'node:crypto';
+pbkdf2('x', 'y', 200_000_000, 32, 'sha256', () => {});
+killAfter(300);
+process.exit(0);`;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.signal, 'SIGKILL', 'killed instead of waiting for the pool thread');
+  t.ok(Date.now() - started < 10_000, `within seconds (${Date.now() - started} ms)`);
+  t.match(r.stderr, 'graceful shutdown still not done after 0.3 s');
+});
+
+t.test('the hard stop leaves a libcamd that exited in time alone', async (t) => {
+  const script = `import { killAfter } from ${JSON.stringify(join(ROOT, 'dist', 'daemon', 'hardStop.js'))};
+killAfter(300);
+console.log(process.pid);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, NODE_OPTIONS: '' } });
+  t.equal(r.status, 0);
+  t.equal(r.signal, null);
+  t.notMatch(r.stderr, 'killing libcamd', 'no message about a process that is gone');
 });
