@@ -76,6 +76,7 @@ export class Outbox {
   private readonly now: () => number;
   private readonly firstRetryMs: number;
   private readonly maxRetryMs: number;
+  private pending = 0;
   private state: OutboxMeta = { lastSeq: 0, delivered: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -92,6 +93,7 @@ export class Outbox {
 
   async start(): Promise<void> {
     const [last] = await this.box.values({ reverse: true, limit: 1 }).all();
+    this.pending = (await this.box.keys().all()).length;
     this.state = (await this.meta.get('meta')) ?? this.state;
     this.state.lastSeq = Math.max(this.state.lastSeq, last?.seq ?? 0);
     this.stopped = false;
@@ -115,24 +117,30 @@ export class Outbox {
     const seq = ++this.state.lastSeq;
     const notification: Notification = { id: randomUUID(), seq, created: this.now(), subject, text, attempts: 0, nextAttempt: 0, lastError: null };
     await this.write((batch) => batch.put(pad(seq), notification, { sublevel: this.box }));
+    this.pending += 1;
     this.schedule(0);
     return notification;
   }
 
   async status(): Promise<NotifyStatus> {
-    const pending = await this.box.values().all();
+    // Delivery goes oldest first and waits on the oldest: its next attempt is the outbox's.
+    const oldest = await this.oldest();
     const meta = this.state;
     const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-    const next = pending.length > 0 ? Math.min(...pending.map((n) => n.nextAttempt)) : null;
     return {
       to: this.opts.notify?.director.email ?? null,
-      pending: pending.length,
+      pending: this.pending,
       delivered: meta.delivered,
       lastError: meta.lastError,
       lastErrorAt: iso(meta.lastErrorAt),
       lastDeliveredAt: iso(meta.lastDeliveredAt),
-      nextAttempt: pending.length > 0 && next !== null ? iso(Math.max(next, this.now())) : null,
+      nextAttempt: oldest ? iso(Math.max(oldest.nextAttempt, this.now())) : null,
     };
+  }
+
+  private async oldest(): Promise<Notification | undefined> {
+    const [first] = await this.box.values({ limit: 1 }).all();
+    return first;
   }
 
   /** One durable batch: the change to a notification and the outbox's counters together. */
@@ -154,14 +162,12 @@ export class Outbox {
     }, delayMs);
   }
 
-  /** Delivers every due notification in order; stops at the first failure and reschedules. */
+  /** Delivers due notifications oldest first; stops at the first failure and reschedules. */
   private async deliverDue(): Promise<void> {
-    const pending = await this.box.values().all();
-    for (const notification of pending) {
-      if (this.stopped) return;
+    for (let next = await this.oldest(); next && !this.stopped; next = await this.oldest()) {
       const now = this.now();
-      if (notification.nextAttempt > now) return this.schedule(notification.nextAttempt - now);
-      if (!(await this.deliver(notification))) return;
+      if (next.nextAttempt > now) return this.schedule(next.nextAttempt - now);
+      if (!(await this.deliver(next))) return;
     }
   }
 
@@ -191,6 +197,7 @@ export class Outbox {
     this.state.delivered += 1;
     this.state.lastDeliveredAt = this.now();
     await this.write((batch) => batch.del(pad(notification.seq), { sublevel: this.box }));
+    this.pending -= 1;
     log.info({ notification: notification.id, attempts: notification.attempts + 1 }, 'Director notification delivered');
     await this.opts.audit({
       action: 'notify.delivered',
