@@ -157,3 +157,25 @@ t.test('stills from recorded footage, from the live picture, and the times there
     t.match(reply, /params\.purpose must be equal to one of the allowed values: security-risk, crime-investigation/);
   });
 });
+
+t.test('a still from the last seconds, still in the file being recorded', async (t) => {
+  const dir = shortDir(t);
+  // 10 s segments: the file being written holds up to ten seconds the index does not have yet.
+  const daemon = spawnDaemon(t, dir, writeConfig(dir, { cameras: [cameras[0]], store: { path: join(dir, 'store'), segmentSeconds: 10 } }));
+  const { socket } = daemon;
+  await waitForSocket(socket);
+  let indexedEnd = 0;
+  await waitUntil('a segment is indexed and the next has run for 3 s', () => {
+    const last = recordings(socket, 'lobby').segments.at(-1);
+    indexedEnd = Date.parse(last?.end ?? '');
+    return Number.isFinite(indexedEnd) && Date.now() - indexedEnd >= 3000;
+  }, 40_000);
+  const at = new Date(indexedEnd + 1000).toISOString();
+  const out = join(dir, 'recent.jpg');
+  const r = cli(['still', '--json', '--camera', 'lobby', '--at', at, '--purpose', 'security-risk', '--requested-by', 'Pat', '--out', out], { socket });
+  t.equal(r.status, 0, `a time after the newest indexed segment is found in the open file: ${r.stderr}`);
+  const result = JSON.parse(r.stdout) as StillJson;
+  t.ok(Math.abs(Date.parse(result.at) - Date.parse(at)) <= 100, 'at the requested time');
+  t.same(probe(out), { codec: 'mjpeg', width: 320, height: 240 });
+  t.ok(result.notification, 'recorded footage all the same: the Director is notified');
+});

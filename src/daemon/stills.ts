@@ -60,16 +60,32 @@ export class Stills {
     }
     const found = await this.opts.store.around(camera, at);
     const segment = found.holding;
-    if (!segment) throw noFootage(camera, at, found);
-    const still = await this.opts.store.reading(segment, (path) => grabStill(path, at - segment.start));
-    const frameAt = segment.start + still.offsetMs;
-    const subject = `${camera} ${iso(frameAt)}`;
+    // The last seconds are in the file being recorded, not yet a segment of the index.
+    const open = segment ? undefined : this.opts.cameras.runtime(camera)?.liveSegment();
+    let still: Still;
+    let start: number;
+    if (segment) {
+      still = await this.opts.store.reading(segment, (path) => grabStill(path, at - segment.start));
+      start = segment.start;
+    } else if (open && at >= open.start) {
+      still = await grabStill(open.file, at - open.start);
+      start = open.start;
+    } else {
+      throw noFootage(camera, at, found);
+    }
+    const frameAt = start + still.offsetMs;
     const entry = await this.opts.audit({
       actor,
       action: 'footage.still',
       purpose: params.purpose,
-      subject,
-      details: { camera, requested: iso(at), frameAt: iso(frameAt), segment: { start: iso(segment.start), sha256: segment.sha256 }, sha256: sha256(still.jpeg) },
+      subject: `${camera} ${iso(frameAt)}`,
+      details: {
+        camera,
+        requested: iso(at),
+        frameAt: iso(frameAt),
+        segment: segment ? { start: iso(segment.start), sha256: segment.sha256 } : { start: iso(start), sha256: null, recording: true },
+        sha256: sha256(still.jpeg),
+      },
     });
     const notification = await this.opts.outbox.enqueue(
       `libcam: recorded footage of ${camera} was accessed (${params.purpose})`,
