@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * The part of gstreamer-superficial libcam uses, typed. The binding ships no types; the
@@ -69,4 +71,32 @@ export function runningTimeMs(message: BusMessage): number | undefined {
   const raw = message['running-time'];
   const ns = typeof raw === 'string' ? Number(raw) : raw;
   return typeof ns === 'number' && Number.isFinite(ns) ? ns / 1e6 : undefined;
+}
+
+/** After a pipeline is dropped, the full collection that frees it runs this much later. */
+const COLLECT_DELAY_MS = 2000;
+let fullGc: (() => void) | undefined;
+let collectTimer: NodeJS.Timeout | undefined;
+
+/**
+ * Asks for a full garbage collection shortly after a pipeline was stopped. A Pipeline
+ * object is small to V8, which cannot see the GStreamer elements, buffers and queued bus
+ * messages behind it: in a daemon whose JavaScript heap hardly grows, a major collection
+ * that would free them may not come for hours. One collection a couple of seconds after a
+ * reconnect or a still (the bus poller must have let go first) returns them.
+ */
+export function collectSoon(): void {
+  if (!fullGc) {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    if (typeof gc !== 'function') return;
+    fullGc = () => void Reflect.apply(gc, undefined, []);
+  }
+  if (collectTimer) return;
+  const run = fullGc;
+  collectTimer = setTimeout(() => {
+    collectTimer = undefined;
+    run();
+  }, COLLECT_DELAY_MS);
+  collectTimer.unref();
 }

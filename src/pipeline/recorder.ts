@@ -9,7 +9,7 @@ import type { CameraRuntime } from '../daemon/cameraSet.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { PipelinePlan } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
-import { createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
+import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 
 export interface RecorderOptions {
   name: string;
@@ -397,6 +397,7 @@ export class Recorder implements CameraRuntime {
     this.eosWaiter = undefined;
     this.openStarts.clear();
     pipeline?.stop(); // NULL state: releases the pool thread parked on its bus
+    if (pipeline) collectSoon();
   }
 
   private fail(run: number, failure: Failure): void {

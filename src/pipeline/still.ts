@@ -1,5 +1,5 @@
 import { LibcamError } from '../errors.js';
-import { createPipeline, type BusMessage, type GstElement } from './gst.js';
+import { collectSoon, createPipeline, type BusMessage, type GstElement } from './gst.js';
 
 export interface Still {
   jpeg: Buffer;
@@ -86,6 +86,7 @@ async function grabOnce(file: string, offsetMs: number, timeoutMs: number): Prom
   } finally {
     clearTimeout(timer);
     pipeline.stop();
+    collectSoon();
   }
 
   async function run(): Promise<Still> {
