@@ -74,6 +74,7 @@ export class Stills {
       throw noFootage(camera, at, found);
     }
     const frameAt = start + still.offsetMs;
+    const digest = sha256(still.jpeg);
     const entry = await this.opts.audit({
       actor,
       action: 'footage.still',
@@ -84,14 +85,14 @@ export class Stills {
         requested: iso(at),
         frameAt: iso(frameAt),
         segment: segment ? { start: iso(segment.start), sha256: segment.sha256 } : { start: iso(start), sha256: null, recording: true },
-        sha256: sha256(still.jpeg),
+        sha256: digest,
       },
     });
     const notification = await this.opts.outbox.enqueue(
       `libcam: recorded footage of ${camera} was accessed (${params.purpose})`,
       directorText({ actor, camera, frameAt, purpose: params.purpose, auditSeq: entry.seq, at: entry.at }),
     );
-    return result(params, still, frameAt, at, { segment, auditSeq: entry.seq, notification: notification.id });
+    return result(params, still, frameAt, at, { digest, segment, auditSeq: entry.seq, notification: notification.id });
   }
 
   /**
@@ -120,14 +121,15 @@ export class Stills {
     }
     const { still } = frame;
     const frameAt = frame.start + still.offsetMs;
+    const digest = sha256(still.jpeg);
     const entry = await this.opts.audit({
       actor,
       action: 'live.still',
       purpose: params.purpose,
       subject: `${camera} ${iso(frameAt)}`,
-      details: { camera, frameAt: iso(frameAt), sha256: sha256(still.jpeg) },
+      details: { camera, frameAt: iso(frameAt), sha256: digest },
     });
-    return result(params, still, frameAt, now, { segment: undefined, auditSeq: entry.seq, notification: null });
+    return result(params, still, frameAt, now, { digest, segment: undefined, auditSeq: entry.seq, notification: null });
   }
 }
 
@@ -140,7 +142,7 @@ function result(
   still: Still,
   frameAt: number,
   requested: number,
-  extra: { segment: SegmentEntry | undefined; auditSeq: number; notification: string | null },
+  extra: { digest: string; segment: SegmentEntry | undefined; auditSeq: number; notification: string | null },
 ): StillResult {
   const { segment } = extra;
   return {
@@ -151,7 +153,7 @@ function result(
     width: still.width,
     height: still.height,
     jpeg: still.jpeg.toString('base64'),
-    sha256: sha256(still.jpeg),
+    sha256: extra.digest,
     segment: segment ? { start: iso(segment.start), end: iso(segment.end), sha256: segment.sha256 } : null,
     auditSeq: extra.auditSeq,
     notification: extra.notification,
