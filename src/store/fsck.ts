@@ -4,7 +4,7 @@ import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
 import type { FsckProblem, FsckResult } from '../protocol.js';
 import type { Holds } from './holds.js';
-import type { SegmentStore } from './segments.js';
+import type { SegmentEntry, SegmentStore } from './segments.js';
 
 const INCOMING = '.incoming';
 
@@ -42,60 +42,108 @@ async function sizesUnder(root: string): Promise<Map<string, number>> {
   return sizes;
 }
 
+/** A problem seen in the first pass, before it is confirmed in the camera's queue. */
+type Suspect = { kind: 'entry'; entry: SegmentEntry } | { kind: 'file'; file: string; size: number };
+
 /**
  * Checks DESIGN.md's store invariants: (1) every entry names a file of the recorded size
  * (and, with `deep`, hash); (2) every file has an entry or is marked for deletion;
  * (3) held footage is never deleted, so `repair` never removes a held entry or file.
  * Repair: entries whose file is gone become file-lost gaps; interrupted deletions are
  * completed; files with no entry are reported and left where they are.
+ *
+ * Cameras record while fsck runs: a segment committed between the walk of the folders and
+ * the read of the index looks missing or unindexed in that first pass. So every problem
+ * the first pass sees is looked at again in the camera's queue, where no commit or
+ * deletion of that camera can run meanwhile, and only what is still wrong there is
+ * reported (or repaired).
  */
 export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }): Promise<FsckResult> {
   const problems: FsckProblem[] = [];
-  const isHeld = await holds.snapshot();
   const indexed = new Set<string>();
   let segments = 0;
-  let files = 0;
 
   for (const marked of await store.markedForDeletion()) {
     problems.push({ kind: 'interrupted-deletion', camera: marked.camera, file: marked.file, detail: 'marked for deletion by a prune that did not finish' });
     indexed.add(marked.file);
   }
   const onDisk = await sizesUnder(store.root);
+  const suspects = new Map<string, Suspect[]>();
+  const suspect = (camera: string, s: Suspect): void => void suspects.set(camera, [...(suspects.get(camera) ?? []), s]);
   for (const camera of await store.cameras()) {
     for await (const s of store.segmentsOf(camera)) {
       segments += 1;
       indexed.add(s.file);
       const size = onDisk.get(s.file);
-      if (size === undefined) {
-        problems.push({ kind: 'missing-file', camera, file: s.file, detail: `indexed (${s.bytes} bytes, ${new Date(s.start).toISOString()}) but not on disk` });
-      } else if (size !== s.bytes) {
-        problems.push({ kind: 'size-mismatch', camera, file: s.file, detail: `${size} bytes on disk, ${s.bytes} in the index` });
-      } else if (opts.deep) {
+      if (size !== s.bytes) suspect(camera, { kind: 'entry', entry: s });
+      else if (opts.deep) {
         const sha = createHash('sha256').update(await readFile(join(store.root, s.file))).digest('hex');
         if (sha !== s.sha256) problems.push({ kind: 'hash-mismatch', camera, file: s.file, detail: `SHA-256 ${sha} on disk, ${s.sha256} in the index` });
       }
     }
   }
-  for (const file of onDisk.keys()) {
-    files += 1;
-    if (!indexed.has(file)) problems.push({ kind: 'unindexed-file', camera: file.split('/')[0] ?? '', file, detail: 'on disk with no index entry' });
+  for (const [file, size] of onDisk) if (!indexed.has(file)) suspect(file.split('/')[0] ?? '', { kind: 'file', file, size });
+
+  for (const [camera, list] of suspects) {
+    problems.push(...(await store.enqueue(camera, () => confirm(store, camera, list))));
   }
 
   if (opts.repair) {
     const cameras = new Set(problems.filter((p) => p.kind === 'interrupted-deletion').map((p) => p.camera));
     for (const camera of cameras) await store.finishDeletions(camera);
     for (const p of problems) {
-      if (p.kind === 'interrupted-deletion') p.repair = 'deletion completed';
-      else if (p.kind === 'missing-file') {
+      if (p.kind === 'interrupted-deletion') {
+        p.repair = 'deletion completed';
+        p.repaired = true;
+      } else if (p.kind === 'missing-file') {
         // The file name is the segment's start: <camera>/YYYY/MM/DD/<startMs>.mp4.
-        const entry = await store.entryAt(p.camera, Number(basename(p.file, '.mp4')));
-        if (entry && isHeld(entry.camera, entry.start, entry.end)) p.repair = 'left alone: the segment is held';
-        else if (entry) {
-          await store.forgetLost(entry);
-          p.repair = 'entry removed; the time is now a file-lost gap';
-        }
-      } else p.repair = 'left alone: needs a person to look (evidence is never rewritten or deleted by repair)';
+        const outcome = await store.forgetIfLost(p.camera, Number(basename(p.file, '.mp4')), (e) => holds.covers(e.camera, e.start, e.end));
+        p.repair = REPAIRS[outcome];
+        p.repaired = outcome === 'forgotten' || outcome === 'present';
+      } else {
+        p.repair = 'left alone: needs a person to look (evidence is never rewritten or deleted by repair)';
+        p.repaired = false;
+      }
     }
   }
-  return { ok: problems.length === 0, problems, checked: { segments, files, deep: opts.deep }, repaired: opts.repair };
+  return { ok: problems.length === 0, problems, checked: { segments, files: onDisk.size, deep: opts.deep }, repaired: opts.repair };
+}
+
+const REPAIRS: Record<Awaited<ReturnType<SegmentStore['forgetIfLost']>>, string> = {
+  forgotten: 'entry removed; the time is now a file-lost gap',
+  held: 'left alone: the segment is held',
+  present: 'nothing to do: the file is there again',
+  gone: 'nothing to do: the entry is gone',
+};
+
+/** In the camera's queue: which of the first pass's suspects are still wrong now. */
+async function confirm(store: SegmentStore, camera: string, list: Suspect[]): Promise<FsckProblem[]> {
+  const out: FsckProblem[] = [];
+  for (const s of list) {
+    if (s.kind === 'entry') {
+      const entry = await store.entryAt(camera, s.entry.start);
+      if (!entry) continue; // deleted since the first pass
+      const size = await sizeOf(join(store.root, entry.file));
+      if (size === undefined) {
+        out.push({ kind: 'missing-file', camera, file: entry.file, detail: `indexed (${entry.bytes} bytes, ${new Date(entry.start).toISOString()}) but not on disk` });
+      } else if (size !== entry.bytes) {
+        out.push({ kind: 'size-mismatch', camera, file: entry.file, detail: `${size} bytes on disk, ${entry.bytes} in the index` });
+      }
+    } else {
+      const entry = await store.entryAt(camera, Number(basename(s.file, '.mp4')));
+      if (entry?.file === s.file) continue; // committed since the first pass
+      if ((await sizeOf(join(store.root, s.file))) === undefined) continue; // removed since
+      out.push({ kind: 'unindexed-file', camera, file: s.file, detail: 'on disk with no index entry' });
+    }
+  }
+  return out;
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -40,6 +40,12 @@ export class Holds {
     return out;
   }
 
+  /** Whether a hold covers [start, end) of the camera now. */
+  async covers(camera: string, start: number, end: number): Promise<boolean> {
+    for await (const h of this.hold.values()) if (h.camera === camera && start < h.to && end > h.from) return true;
+    return false;
+  }
+
   /** A predicate over the holds as they are now: does any of them cover this segment? */
   async snapshot(): Promise<(camera: string, start: number, end: number) => boolean> {
     const holds = await this.list();

@@ -420,18 +420,34 @@ export class SegmentStore {
     return names;
   }
 
-  /** Removes an entry whose file is gone (fsck --repair) and records the hole as a file-lost gap. */
-  forgetLost(entry: SegmentEntry): Promise<void> {
-    return this.enqueue(entry.camera, async () => {
-      const head = await this.head.get(entry.camera);
-      const gap: GapEntry = { camera: entry.camera, start: entry.start, end: entry.end, cause: 'file-lost' };
+  /**
+   * fsck --repair: removes the entry of `camera` starting at `start` and records the hole
+   * as a file-lost gap — only if, in the camera's queue (no commit or deletion meanwhile),
+   * the entry is still there, its file is really gone, and no hold covers it.
+   */
+  forgetIfLost(camera: string, start: number, isHeld: (entry: SegmentEntry) => Promise<boolean>): Promise<'forgotten' | 'held' | 'present' | 'gone'> {
+    return this.enqueue(camera, async () => {
+      const entry = await this.seg.get(segKey(camera, start));
+      if (!entry) return 'gone';
+      const present = await stat(join(this.root, entry.file)).then(
+        () => true,
+        (err: unknown) => {
+          if (errnoOf(err) === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      if (present) return 'present';
+      if (await isHeld(entry)) return 'held';
+      const head = await this.head.get(camera);
+      const gap: GapEntry = { camera, start: entry.start, end: entry.end, cause: 'file-lost' };
       const batch = this.index.db.batch();
-      batch.del(segKey(entry.camera, entry.start), { sublevel: this.seg });
-      batch.put(segKey(entry.camera, entry.start), gap, { sublevel: this.gap });
+      batch.del(segKey(camera, entry.start), { sublevel: this.seg });
+      batch.put(segKey(camera, entry.start), gap, { sublevel: this.gap });
       if (head) {
-        batch.put(entry.camera, { ...head, bytes: Math.max(0, head.bytes - entry.bytes), segments: Math.max(0, head.segments - 1) }, { sublevel: this.head });
+        batch.put(camera, { ...head, bytes: Math.max(0, head.bytes - entry.bytes), segments: Math.max(0, head.segments - 1) }, { sublevel: this.head });
       }
       await batch.write({ sync: true });
+      return 'forgotten';
     });
   }
 

@@ -115,7 +115,7 @@ export interface CliResult {
 export function cli(args: string[], opts: { socket?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const env = { ...process.env, ...opts.env };
   if (opts.socket) env['LIBCAM_SOCKET'] = opts.socket;
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, input: opts.input ?? '', encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
