@@ -133,6 +133,8 @@ export interface FsckProblem {
   file: string;
   /** What --repair did about it, or why it did not. */
   repair?: string;
+  /** Whether --repair fixed it (absent without --repair): what the CLI's exit status follows. */
+  repaired?: boolean;
 }
 
 export interface FsckResult {

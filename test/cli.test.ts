@@ -1,6 +1,8 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { cli, shortDir } from './helpers/daemon.js';
+import type { FsckResult } from '../src/protocol.js';
+import { cli, cliAsync, shortDir } from './helpers/daemon.js';
 
 t.test('bad usage exits 2 and says what was wrong', async (t) => {
   const unknown = cli(['frobnicate']);
@@ -36,4 +38,27 @@ t.test('--help works on every command and exits 0', async (t) => {
     t.match(r.stdout, /Usage: libcam/);
   }
   t.match(cli(['--help']).stdout, 'Exit status: 0 done', 'the top-level help teaches the exit statuses');
+});
+
+t.test("fsck's exit status follows each problem's repaired field, not the wording of the repair", async (t) => {
+  // A stand-in daemon (one canned fsck reply): the wording of `repair` is free text for a
+  // person; only `repaired` decides whether anything is left to do.
+  const socket = join(shortDir(t), 'canned.sock');
+  let reply: FsckResult = { ok: true, problems: [], checked: { segments: 0, files: 0, deep: false }, repaired: true };
+  const server = createServer((c) => {
+    c.once('data', (d) => {
+      const { id } = JSON.parse(d.toString()) as { id: number };
+      c.end(`${JSON.stringify({ id, ok: true, result: reply })}\n`);
+    });
+  });
+  await new Promise<void>((res) => server.listen(socket, res));
+  t.teardown(() => server.close());
+  const problem = { kind: 'missing-file' as const, camera: 'lobby', file: 'lobby/x.mp4', detail: 'gone' };
+
+  reply = { ...reply, ok: false, problems: [{ ...problem, repair: 'entry removed; the time is now a file-lost gap', repaired: false }] };
+  t.equal((await cliAsync(['fsck', '--repair'], { socket })).status, 1, 'not repaired, whatever the text says: exit 1');
+  reply = { ...reply, ok: false, problems: [{ ...problem, repair: 'left alone: the file is there again', repaired: true }] };
+  t.equal((await cliAsync(['fsck', '--repair'], { socket })).status, 0, 'repaired, whatever the text says: exit 0');
+  reply = { ...reply, ok: false, repaired: false, problems: [problem] };
+  t.equal((await cliAsync(['fsck'], { socket })).status, 1, 'a problem without --repair: exit 1');
 });

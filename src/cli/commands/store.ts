@@ -64,7 +64,6 @@ export function registerStore(program: Command): void {
       const result = await client.call('fsck', { deep: opts.deep === true, repair: opts.repair === true });
       if (json) printJson(result);
       else printText(renderFsck(result));
-      const unrepaired = result.problems.filter((p) => !p.repair || p.repair.startsWith('left alone'));
-      if (!result.ok && (!result.repaired || unrepaired.length > 0)) process.exitCode = 1;
+      if (result.problems.some((p) => p.repaired !== true)) process.exitCode = 1;
     });
 }
