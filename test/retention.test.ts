@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import type { Config } from '../src/config/types.js';
@@ -7,7 +8,7 @@ import { Holds } from '../src/store/holds.js';
 import { Pruner } from '../src/store/retention.js';
 import type { SegmentEntry, SegmentStore } from '../src/store/segments.js';
 import { shortDir } from './helpers/daemon.js';
-import { openStore, seedSegments } from './helpers/seed.js';
+import { openStore, seedBulk, seedSegments } from './helpers/seed.js';
 
 // Real LevelDB and real files; the clock and the filesystem's free space are injected.
 const HOUR = 3_600_000;
@@ -42,7 +43,7 @@ async function setup(t: Test, retention: Config['retention'], perCamera: Record<
   const { index, store, close } = await openStore(dir);
   t.teardown(close);
   for (const camera of ['lobby', 'stacks']) await seedSegments(store, camera, { from: NOW - 48 * HOUR, count: 48, everyMs: HOUR, lengthMs: 600_000, bytes: 1000 });
-  const holds = new Holds(index);
+  const holds = new Holds(index, store);
   const pruner = new Pruner({ config: config(dir, retention, perCamera), store, holds, index, log: pino({ level: 'silent' }), now: () => NOW, freeBytes: () => Promise.resolve(free) });
   return { dir, store, holds, pruner };
 }
@@ -120,4 +121,28 @@ t.test('a segment being read is not deleted under its reader, and goes at the ne
   t.equal((await all(store, 'lobby'))[0]?.start, oldest.start, 'and kept its entry');
   const after = await pruner.prune(false);
   t.equal(after.deleted.segments, 1, 'the next prune takes it');
+});
+
+t.test('a hold placed while a large prune runs is respected by every deletion after it', async (t) => {
+  const dir = shortDir(t);
+  const { index, store, close } = await openStore(dir);
+  t.teardown(close);
+  const count = 3000;
+  const from = NOW - 10 * HOUR;
+  await seedBulk(index, store.root, 'lobby', { from, count, everyMs: 10_000, lengthMs: 10_000, bytes: 256 });
+  const holds = new Holds(index, store);
+  const pruner = new Pruner({ config: config(dir, { maxAge: '1h', minFreeBytes: '1B' }), store, holds, index, log: pino({ level: 'silent' }), now: () => NOW, freeBytes: () => Promise.resolve(1e12) });
+
+  const pruning = pruner.prune(false);
+  await sleep(30);
+  // The newest footage prune is deleting: its last round.
+  const heldFrom = from + (count - 60) * 10_000;
+  const hold = await holds.place('lobby', heldFrom, heldFrom + 10 * 10_000, 'incident during prune');
+  const result = await pruning;
+  t.ok(result.deleted.segments > 2000, `the prune deleted most of the footage (${result.deleted.segments})`);
+  const left = await all(store, 'lobby');
+  const held = left.filter((s) => s.start < hold.to && s.end > hold.from);
+  t.equal(held.length, 10, 'every segment under the hold is still indexed');
+  t.ok(held.every((s) => existsSync(join(dir, 'store', s.file))), 'and on disk');
+  t.ok(result.kept.held >= 10, `the prune counts them as kept because held (${result.kept.held})`);
 });

@@ -68,7 +68,7 @@ export class Daemon {
     this.lock = new StoreLock(config.store.path, config.socket.path);
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
-    this.holds = new Holds(this.index);
+    this.holds = new Holds(this.index, this.store);
     this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }));
     const audit = (input: AuditInput): Promise<unknown> => this.audit.append(input);
     this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IndexDb } from './indexDb.js';
+import type { SegmentStore } from './segments.js';
 
 /** Footage that no prune, disk guard or repair may delete: one camera, a time range. */
 export interface Hold {
@@ -13,24 +14,35 @@ export interface Hold {
   created: number;
 }
 
-/** Holds in the index (DESIGN.md invariant 3). Incidents place and release them. */
+/**
+ * Holds in the index (DESIGN.md invariant 3). Incidents place and release them.
+ *
+ * A hold is written in its camera's queue, the queue every deletion of that camera runs
+ * in and reads the holds afresh in: a hold placed while a prune runs is seen by every
+ * deletion round after it, and a round under way finishes before the hold exists.
+ */
 export class Holds {
   private readonly hold;
 
-  constructor(private readonly index: IndexDb) {
+  constructor(
+    private readonly index: IndexDb,
+    private readonly store: SegmentStore,
+  ) {
     this.hold = index.db.sublevel<string, Hold>('hold', { valueEncoding: 'json' });
   }
 
-  async place(camera: string, from: number, to: number, reason: string): Promise<Hold> {
-    const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: Date.now() };
-    await this.index.db.batch([{ type: 'put', sublevel: this.hold, key: hold.id, value: hold }], { sync: true });
-    return hold;
+  place(camera: string, from: number, to: number, reason: string): Promise<Hold> {
+    return this.store.enqueue(camera, async () => {
+      const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: Date.now() };
+      await this.index.db.batch([{ type: 'put', sublevel: this.hold, key: hold.id, value: hold }], { sync: true });
+      return hold;
+    });
   }
 
   async release(id: string): Promise<boolean> {
     const existing = await this.hold.get(id);
     if (!existing) return false;
-    await this.index.db.batch([{ type: 'del', sublevel: this.hold, key: id }], { sync: true });
+    await this.store.enqueue(existing.camera, () => this.index.db.batch([{ type: 'del', sublevel: this.hold, key: id }], { sync: true }));
     return true;
   }
 

@@ -139,11 +139,15 @@ export class Pruner {
     const byReason = { age: 0, size: 0, reserve: 0 };
     let held = 0;
     let inUse = 0;
-    const chosenKeys = new Set<string>();
+    const chosenKeys = new Map<string, keyof typeof byReason>();
     const choose = (s: SegmentEntry, reason: keyof typeof byReason): void => {
       chosen.push(s);
-      chosenKeys.add(`${s.camera}!${s.start}`);
+      chosenKeys.set(`${s.camera}!${s.start}`, reason);
       byReason[reason] += 1;
+    };
+    const unchoose = (s: SegmentEntry): void => {
+      const reason = chosenKeys.get(`${s.camera}!${s.start}`);
+      if (reason) byReason[reason] -= 1;
     };
 
     // 1. Age, per camera: everything that ended before its camera's horizon.
@@ -193,7 +197,13 @@ export class Pruner {
     if (dryRun) {
       receipt = receiptFrom(id, rounds.map((r) => receiptPart(id, r.camera, r.entries)), byReason, false);
     } else {
-      for (const round of rounds) await store.deleteSegments(round.camera, round.entries, id);
+      // Holds placed since the plan, and readers who started since, keep their segments.
+      for (const round of rounds) {
+        const done = await store.deleteSegments(round.camera, round.entries, { pruneAt: id, heldNow: () => holds.snapshot() });
+        held += done.held.length;
+        inUse += done.inUse.length;
+        for (const s of [...done.held, ...done.inUse]) unchoose(s);
+      }
       const parts = (await store.receiptParts(id)).filter((p) => p.pruneAt === id);
       receipt = receiptFrom(id, parts, byReason, false);
       if (parts.length > 0) {

@@ -302,23 +302,39 @@ export class SegmentStore {
   }
 
   /**
-   * Deletes segments of one camera crash-safely (DESIGN.md): mark them in one synced
+   * Deletes segments of one camera crash-safely (docs/design.md): mark them in one synced
    * batch, unlink the files, fsync their folders, then remove entries and marks and
    * lower the camera's totals in one synced batch. A crash in between leaves marks that
    * `finishDeletions` completes. The chain head keeps its hash: the chain goes on.
+   *
+   * Which segments may go is decided here, in the camera's queue, at the moment of
+   * deletion: `heldNow` is asked for the holds as they are now (holds are placed in the
+   * same queue), and a segment a reader has leased since the plan is skipped.
    */
-  deleteSegments(camera: string, entries: SegmentEntry[], pruneAt?: number): Promise<void> {
-    if (entries.length === 0) return Promise.resolve();
+  deleteSegments(
+    camera: string,
+    entries: SegmentEntry[],
+    opts: { pruneAt?: number; heldNow: () => Promise<(camera: string, start: number, end: number) => boolean> },
+  ): Promise<{ deleted: number; held: SegmentEntry[]; inUse: SegmentEntry[] }> {
+    if (entries.length === 0) return Promise.resolve({ deleted: 0, held: [], inUse: [] });
     return this.enqueue(camera, async () => {
-      const marked: Marked[] = entries
-        .filter((e) => !this.isBeingRead(e)) // a reader may have started since the plan
-        .map((e) => (pruneAt === undefined ? e : { ...e, pruneAt }));
-      if (marked.length === 0) return;
-      await this.index.db.batch(
-        marked.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
-        { sync: true },
-      );
-      await this.unlinkAndUnmark(camera, marked);
+      const isHeld = await opts.heldNow();
+      const held: SegmentEntry[] = [];
+      const inUse: SegmentEntry[] = [];
+      const marked: Marked[] = [];
+      for (const e of entries) {
+        if (isHeld(camera, e.start, e.end)) held.push(e);
+        else if (this.isBeingRead(e)) inUse.push(e);
+        else marked.push(opts.pruneAt === undefined ? e : { ...e, pruneAt: opts.pruneAt });
+      }
+      if (marked.length > 0) {
+        await this.index.db.batch(
+          marked.map((e) => ({ type: 'put' as const, sublevel: this.deleting, key: segKey(camera, e.start), value: e })),
+          { sync: true },
+        );
+        await this.unlinkAndUnmark(camera, marked);
+      }
+      return { deleted: marked.length, held, inUse };
     });
   }
 
