@@ -50,8 +50,10 @@ export interface CameraStatus {
   since: string;
   lastSegmentEnd: string | null;
   pause: PauseInfo | null;
-  /** Why the camera is in `error` or `backoff`; null otherwise. */
+  /** Why the camera is in `error`, `backoff` or `paused`; null otherwise. */
   reason: string | null;
+  /** Every reason the camera is kept from recording now (a pause, a full disk), the one shown first. */
+  suspensions: { kind: string; reason: string }[];
 }
 
 /** The Director notification outbox, as status shows it. */

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { StatusResult } from '../src/protocol.js';
 import { cli, jsonLines, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig } from './helpers/daemon.js';
@@ -32,6 +33,9 @@ if (mounted.status !== 0) {
     t.pass('free space fell under the reserve and the guard pruned without cron');
     t.same(status().cameras.map((c) => c.state), ['recording', 'recording'], 'recording went on');
 
+    // One camera is paused for privacy while the disk fills: when its pause ends, the full
+    // disk must still keep it from recording.
+    t.equal(cli(['pause', '--camera', 'east', '--reason', 'privacy', '--for', '10m'], { socket: daemon.socket }).status, 0);
     const from = new Date(Date.now() - 86_400_000).toISOString();
     const to = new Date(Date.now() + 86_400_000).toISOString();
     for (const camera of ['east', 'west']) {
@@ -39,9 +43,14 @@ if (mounted.status !== 0) {
     }
     const heldFiles = ['east', 'west'].flatMap((c) => recordings(daemon.socket, c).segments.map((s) => s.file));
 
-    await waitUntil('both cameras stop with disk-full', () => status().cameras.every((c) => c.state === 'error'), 60_000);
+    await waitUntil('west stops with disk-full', () => status().cameras.find((c) => c.name === 'west')?.state === 'error', 60_000);
+    const east = status().cameras.find((c) => c.name === 'east');
+    t.equal(east?.state, 'paused', 'east shows its pause');
+    t.same(east?.suspensions.map((s) => s.kind), ['pause', 'disk-full'], 'and lists the full disk as a second reason');
+    t.equal(cli(['resume', '--camera', 'east'], { socket: daemon.socket }).status, 0, 'the pause ends while the disk is full');
+    await sleep(3000); // more than one guard interval
     const full = status();
-    for (const c of full.cameras) t.match(c.reason, /^disk-full: only held footage is left/, `${c.name}: error disk-full`);
+    for (const c of full.cameras) t.match(c, { state: 'error', reason: /^disk-full: only held footage is left/ }, `${c.name}: error disk-full, not recording`);
     t.ok(heldFiles.every((f) => existsSync(join(store, f))), `all ${heldFiles.length} held segments are still there`);
     const gaps = recordings(daemon.socket, 'east').gaps;
     t.ok(gaps.some((g) => g.cause === 'disk-full' && g.end === null), 'an open disk-full gap');

@@ -8,6 +8,7 @@ import { Holds } from '../src/store/holds.js';
 import { Pruner } from '../src/store/retention.js';
 import type { SegmentEntry, SegmentStore } from '../src/store/segments.js';
 import { shortDir } from './helpers/daemon.js';
+import { FakeClock } from './helpers/fakeClock.js';
 import { openStore, seedBulk, seedSegments } from './helpers/seed.js';
 
 // Real LevelDB and real files; the clock and the filesystem's free space are injected.
@@ -43,8 +44,9 @@ async function setup(t: Test, retention: Config['retention'], perCamera: Record<
   const { index, store, close } = await openStore(dir);
   t.teardown(close);
   for (const camera of ['lobby', 'stacks']) await seedSegments(store, camera, { from: NOW - 48 * HOUR, count: 48, everyMs: HOUR, lengthMs: 600_000, bytes: 1000 });
-  const holds = new Holds(index, store);
-  const pruner = new Pruner({ config: config(dir, retention, perCamera), store, holds, index, log: pino({ level: 'silent' }), now: () => NOW, freeBytes: () => Promise.resolve(free) });
+  const clock = new FakeClock(NOW);
+  const holds = new Holds(index, store, clock);
+  const pruner = new Pruner({ config: config(dir, retention, perCamera), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(free) });
   return { dir, store, holds, pruner };
 }
 
@@ -130,8 +132,9 @@ t.test('a hold placed while a large prune runs is respected by every deletion af
   const count = 3000;
   const from = NOW - 10 * HOUR;
   await seedBulk(index, store.root, 'lobby', { from, count, everyMs: 10_000, lengthMs: 10_000, bytes: 256 });
-  const holds = new Holds(index, store);
-  const pruner = new Pruner({ config: config(dir, { maxAge: '1h', minFreeBytes: '1B' }), store, holds, index, log: pino({ level: 'silent' }), now: () => NOW, freeBytes: () => Promise.resolve(1e12) });
+  const clock = new FakeClock(NOW);
+  const holds = new Holds(index, store, clock);
+  const pruner = new Pruner({ config: config(dir, { maxAge: '1h', minFreeBytes: '1B' }), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(1e12) });
 
   const pruning = pruner.prune(false);
   await sleep(30);

@@ -1,29 +1,15 @@
 import type { CameraConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
-import type { CameraListEntry, CameraState, CameraStatus, GapCause } from '../protocol.js';
-import type { Suspension } from '../pipeline/recorder.js';
-
-/** What the daemon needs of one camera's recorder, whatever drives it. */
-export interface CameraRuntime {
-  readonly name: string;
-  status(): CameraStatus;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Stop recording for a reason that is not the camera's fault (disk full, a pause). */
-  suspend(suspension: Suspension): Promise<void>;
-  unsuspend(): void;
-  readonly suspended: Suspension | undefined;
-  /** The file being recorded into now, if the camera is recording. */
-  liveSegment(): { file: string; start: number } | undefined;
-}
+import type { CameraListEntry, CameraState, CameraStatus } from '../protocol.js';
+import type { CameraRuntime, Suspension, SuspensionKind } from '../pipeline/runtime.js';
 
 /** A camera that is configured but not recorded (`enabled: false`). */
 export class DisabledCamera implements CameraRuntime {
   private readonly since = new Date().toISOString();
   constructor(readonly name: string) {}
   status(): CameraStatus {
-    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null };
+    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null, suspensions: [] };
   }
   start(): Promise<void> {
     return Promise.resolve();
@@ -35,12 +21,14 @@ export class DisabledCamera implements CameraRuntime {
     return Promise.resolve();
   }
   suspend(): Promise<void> {
+    return Promise.resolve(); // nothing records, nothing to stop
+  }
+  unsuspend(): Promise<void> {
     return Promise.resolve();
   }
-  unsuspend(): void {
-    // nothing records, nothing to resume
+  suspendedBy(): Suspension[] {
+    return [];
   }
-  readonly suspended = undefined;
 }
 
 /** The URL shown to users for a source; credentials are never part of it. */
@@ -86,18 +74,18 @@ export class CameraSet {
     );
   }
 
-  /** Suspends every camera that is not paused (a pause is a person's decision: it stays). */
+  /** Adds one reason to every camera (a paused camera keeps showing its pause). */
   async suspendAll(suspension: Suspension): Promise<void> {
-    await Promise.all(this.runtimes.filter((r) => r.suspended?.state !== 'paused').map((r) => r.suspend(suspension)));
+    await Promise.all(this.runtimes.map((r) => r.suspend(suspension)));
   }
 
   runtime(name: string): CameraRuntime | undefined {
     return this.runtimes.find((r) => r.name === name);
   }
 
-  /** Resumes the cameras suspended for this cause, and only those. */
-  unsuspendAll(cause: GapCause): void {
-    for (const r of this.runtimes) if (r.suspended?.cause === cause) r.unsuspend();
+  /** Removes one reason from every camera; those with no reason left record again. */
+  async unsuspendAll(kind: SuspensionKind): Promise<void> {
+    await Promise.all(this.runtimes.map((r) => r.unsuspend(kind)));
   }
 
   status(): CameraStatus[] {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, statfs } from 'node:fs/promises';
+import { systemClock, type Clock } from '../clock.js';
 import type { CameraConfig, Config } from '../config/types.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
@@ -12,7 +13,8 @@ import { IndexDb } from '../store/indexDb.js';
 import { Pruner } from '../store/retention.js';
 import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
-import { CameraSet, type CameraRuntime } from './cameraSet.js';
+import type { CameraRuntime } from '../pipeline/runtime.js';
+import { CameraSet } from './cameraSet.js';
 import { Dispatcher } from './dispatcher.js';
 import { DiskGuard } from './diskGuard.js';
 import { gidOf } from './group.js';
@@ -32,6 +34,8 @@ export interface DaemonOptions {
   log: Logger;
   makeCamera: (camera: CameraConfig, deps: CameraDeps) => CameraRuntime;
   notify?: SdNotify;
+  /** The one clock of every component (tests pass one they move). */
+  clock?: Clock;
 }
 
 interface Component {
@@ -46,7 +50,8 @@ interface Component {
  * control socket answers.
  */
 export class Daemon {
-  private readonly startedAt = Date.now();
+  private readonly clock: Clock;
+  private readonly startedAt: number;
   private readonly index: IndexDb;
   private readonly store: SegmentStore;
   readonly holds: Holds;
@@ -64,15 +69,17 @@ export class Daemon {
 
   constructor(private readonly opts: DaemonOptions) {
     const { config, log } = opts;
+    const clock = (this.clock = opts.clock ?? systemClock);
+    this.startedAt = clock.now();
     this.notify = opts.notify ?? new SdNotify();
     this.lock = new StoreLock(config.store.path, config.socket.path);
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
-    this.holds = new Holds(this.index, this.store);
-    this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }));
+    this.holds = new Holds(this.index, this.store, clock);
+    this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }), clock);
     const audit = (input: AuditInput): Promise<unknown> => this.audit.append(input);
-    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit });
-    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log, audit };
+    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit, clock });
+    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log, audit, clock };
     this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
     this.pauses = new Pauses({
       index: this.index,
@@ -82,6 +89,7 @@ export class Daemon {
       maxDurationText: config.pause.maxDuration,
       audit,
       log: log.child({ component: 'pauses' }),
+      clock,
     });
     this.guard = new DiskGuard({
       storePath: config.store.path,
@@ -90,19 +98,21 @@ export class Daemon {
       cameras: this.cameras,
       log: log.child({ component: 'disk guard' }),
       audit,
+      clock,
     });
-    this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit });
+    this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit, clock });
     this.stills = new Stills({
       store: this.store,
       cameras: this.cameras,
       names: config.cameras.map((c) => c.name),
       audit: (input) => this.audit.append(input),
       outbox: this.outbox,
+      clock,
     });
     const dispatcher = new Dispatcher({
       status: () => this.status(),
       'cameras.list': () => Promise.resolve(this.cameras.list()),
-      recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params),
+      recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params, clock.now()),
       prune: (params, ctx) => this.pruner.prune(params.dryRun, auditActor(ctx.actor)),
       'prune.receipts': (params) => this.pruner.receiptInfos(params.since),
       fsck: (params, ctx) =>
@@ -206,7 +216,7 @@ export class Daemon {
     const fs = await statfs(store.path);
     return {
       version: VERSION,
-      uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+      uptimeS: Math.floor((this.clock.now() - this.startedAt) / 1000),
       store: { path: store.path, bytes: await this.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
       cameras: await Promise.all(this.cameras.status().map(async (c) => ({ ...c, pause: await this.pauses.info(c.name) }))),
       notify: await this.outbox.status(),

@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import type { Clock, Timer } from '../clock.js';
 import { formatBytes } from '../config/units.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,7 @@ export interface DiskGuardOptions {
   log: Logger;
   freeBytes?: () => Promise<number>;
   audit?: (input: AuditInput) => Promise<unknown>;
+  clock: Clock;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface DiskGuardOptions {
  * room), and recording resumes by itself once the reserve is free again.
  */
 export class DiskGuard {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private checking: Promise<void> | undefined;
   private full = false;
 
@@ -37,13 +39,13 @@ export class DiskGuard {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     await this.checking;
   }
 
   private schedule(): void {
-    this.timer = setTimeout(() => {
+    this.timer = this.opts.clock.setTimeout(() => {
       this.checking = this.check()
         .catch((err: unknown) => this.opts.log.error({ err }, 'disk guard check failed'))
         .finally(() => {
@@ -66,7 +68,7 @@ export class DiskGuard {
       if (this.full) {
         this.full = false;
         log.info({ freeBytes: free }, 'disk space is back above the reserve; recording resumes');
-        cameras.unsuspendAll('disk-full');
+        await cameras.unsuspendAll('disk-full');
         await this.opts.audit?.({ action: 'disk-full.end', details: { freeBytes: free } });
       }
       return;
@@ -84,7 +86,7 @@ export class DiskGuard {
       this.full = true;
       const reason = `disk-full: only held footage is left and the store has ${formatBytes(after)} free, under the ${formatBytes(minFreeBytes)} reserve`;
       log.error({ freeBytes: after, minFreeBytes }, reason);
-      await cameras.suspendAll({ state: 'error', reason, cause: 'disk-full' });
+      await cameras.suspendAll({ kind: 'disk-full', state: 'error', reason, cause: 'disk-full' });
       await this.opts.audit?.({ action: 'disk-full', details: { freeBytes: after, minFreeBytes } });
     }
   }

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { CameraConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { rtspPlan, testPatternPlan, type PipelinePlan } from '../pipeline/description.js';
@@ -7,13 +8,14 @@ import { Recorder } from '../pipeline/recorder.js';
 import type { AuditInput } from '../store/audit.js';
 import type { VideoCodec } from '../store/mp4.js';
 import type { SegmentStore } from '../store/segments.js';
-import type { CameraRuntime } from './cameraSet.js';
+import type { CameraRuntime } from '../pipeline/runtime.js';
 
 export interface CameraDeps {
   store: SegmentStore;
   segmentSeconds: number;
   log: Logger;
   audit: (input: AuditInput) => Promise<unknown>;
+  clock: Clock;
 }
 
 /** How to build a camera's pipeline plan on each connect. */
@@ -43,6 +45,7 @@ export function makeCamera(camera: CameraConfig, deps: CameraDeps): CameraRuntim
     store: deps.store,
     log: deps.log.child({ camera: camera.name }),
     plan: planFor(camera, deps.segmentSeconds),
+    clock: deps.clock,
     onClockStep: (step) => {
       deps.audit({ action: 'clock.step', subject: camera.name, details: { ...step } }).catch((err: unknown) => deps.log.error({ err }, 'cannot audit a clock step'));
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTransport, type Transporter } from 'nodemailer';
+import type { Clock, Timer } from '../clock.js';
 import type { Config } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import type { Logger } from '../log.js';
@@ -39,7 +40,7 @@ export interface OutboxOptions {
   audit: (input: AuditInput) => Promise<unknown>;
   /** How mail leaves the box; nodemailer over SMTP unless a test passes its own. */
   send?: Send;
-  now?: () => number;
+  clock: Clock;
 }
 
 const pad = (n: number): string => String(n).padStart(12, '0');
@@ -78,7 +79,7 @@ export class Outbox {
   private readonly maxRetryMs: number;
   private pending = 0;
   private state: OutboxMeta = { lastSeq: 0, delivered: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null };
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
 
@@ -86,7 +87,7 @@ export class Outbox {
     this.box = opts.index.db.sublevel<string, Notification>('outbox', { valueEncoding: 'json' });
     this.meta = opts.index.db.sublevel<string, OutboxMeta>('outbox-meta', { valueEncoding: 'json' });
     this.send = opts.send ?? (opts.notify ? smtpSend(opts.notify.smtp) : undefined);
-    this.now = opts.now ?? Date.now;
+    this.now = () => opts.clock.now();
     this.firstRetryMs = parseDuration(opts.notify?.retry.first ?? '30s') ?? 30_000;
     this.maxRetryMs = parseDuration(opts.notify?.retry.max ?? '30m') ?? 1_800_000;
   }
@@ -106,10 +107,10 @@ export class Outbox {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.running, new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
-    clearTimeout(timer);
+    this.timer?.cancel();
+    let timer: Timer | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (timer = this.opts.clock.setTimeout(() => resolve(undefined), STOP_WAIT_MS)))]);
+    timer?.cancel();
   }
 
   /** Queues a notification (durably) and tries to deliver it now. */
@@ -153,8 +154,8 @@ export class Outbox {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimeout(() => {
       if (this.running) return this.schedule(200); // a round is under way: look again after it
       this.running = this.deliverDue()
         .catch((err: unknown) => this.opts.log.error({ err }, 'notification delivery round failed'))

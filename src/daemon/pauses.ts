@@ -1,3 +1,4 @@
+import type { Clock, Timer } from '../clock.js';
 import { formatDuration, parseDuration } from '../config/units.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -26,6 +27,7 @@ export interface PausesOptions {
   maxDurationText: string;
   audit: (input: AuditInput) => Promise<unknown>;
   log: Logger;
+  clock: Clock;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -38,7 +40,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
  */
 export class Pauses {
   private readonly records;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, Timer>();
 
   constructor(private readonly opts: PausesOptions) {
     this.records = opts.index.db.sublevel<string, PauseRecord>('pause', { valueEncoding: 'json' });
@@ -46,7 +48,7 @@ export class Pauses {
 
   /** Before the cameras start: pauses that outlived a restart go on, those that ended meanwhile end. */
   async restore(): Promise<void> {
-    const now = Date.now();
+    const now = this.opts.clock.now();
     for await (const record of this.records.values()) {
       if (!this.opts.names.includes(record.camera)) continue;
       if (record.until <= now) {
@@ -58,7 +60,7 @@ export class Pauses {
   }
 
   stop(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
+    for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
   }
 
@@ -85,7 +87,7 @@ export class Pauses {
         limit: this.opts.maxDurationText,
       });
     }
-    const now = Date.now();
+    const now = this.opts.clock.now();
     const paused: PauseResult['paused'] = [];
     for (const camera of cameras) {
       const previous = await this.records.get(camera);
@@ -118,16 +120,17 @@ export class Pauses {
   private async apply(record: PauseRecord): Promise<void> {
     const runtime = this.opts.cameras.runtime(record.camera);
     await runtime?.suspend({
+      kind: 'pause',
       state: 'paused',
       reason: `paused for ${record.reason} until ${iso(record.until)} by ${record.by}${record.note ? `: ${record.note}` : ''}`,
       cause: record.reason === 'privacy' ? 'paused-privacy' : 'paused-maintenance',
     });
-    clearTimeout(this.timers.get(record.camera));
-    const timer = setTimeout(
+    this.timers.get(record.camera)?.cancel();
+    const timer = this.opts.clock.setTimeout(
       () => {
         this.end(record.camera, { user: 'libcamd', uid: null }, true).catch((err: unknown) => this.opts.log.error({ err, camera: record.camera }, 'cannot end a pause'));
       },
-      Math.max(0, record.until - Date.now()),
+      Math.max(0, record.until - this.opts.clock.now()),
     );
     this.timers.set(record.camera, timer);
   }
@@ -136,11 +139,10 @@ export class Pauses {
   private async end(camera: string, actor: AuditActor, automatic: boolean): Promise<boolean> {
     const record = await this.records.get(camera);
     if (!record) return false;
-    clearTimeout(this.timers.get(camera));
+    this.timers.get(camera)?.cancel();
     this.timers.delete(camera);
     await this.opts.index.db.batch([{ type: 'del', sublevel: this.records, key: camera }], { sync: true });
-    const runtime = this.opts.cameras.runtime(camera);
-    if (runtime?.suspended?.state === 'paused') runtime.unsuspend();
+    await this.opts.cameras.runtime(camera)?.unsuspend('pause');
     await this.opts.audit({ actor, action: 'resume', subject: camera, details: { automatic, reason: record.reason, until: iso(record.until) } });
     this.opts.log.info({ camera, automatic }, 'pause ended');
     return true;

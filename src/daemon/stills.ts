@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import { grabStill, type Still } from '../pipeline/still.js';
 import type { StillParams, StillResult } from '../protocol.js';
@@ -20,7 +21,7 @@ export interface StillsOptions {
   names: readonly string[];
   audit: (input: AuditInput) => Promise<AuditEntry>;
   outbox: Outbox;
-  now?: () => number;
+  clock: Clock;
 }
 
 /**
@@ -34,7 +35,7 @@ export class Stills {
   private readonly now: () => number;
 
   constructor(private readonly opts: StillsOptions) {
-    this.now = opts.now ?? Date.now;
+    this.now = () => opts.clock.now();
   }
 
   take(params: StillParams, actor: AuditActor): Promise<StillResult> {

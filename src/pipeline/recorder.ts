@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrls } from '../log.js';
 import type { CameraState, CameraStatus, GapCause } from '../protocol.js';
 import type { VideoCodec } from '../store/mp4.js';
 import type { GapEntry, SegmentStore } from '../store/segments.js';
-import type { CameraRuntime } from '../daemon/cameraSet.js';
+import { SUSPENSION_KINDS, type CameraRuntime, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { PipelinePlan } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
@@ -40,13 +40,6 @@ interface Failure {
   auth: boolean;
   /** Nothing answered at the camera's address: it is off, unplugged or rebooting. */
   unreachable?: boolean;
-}
-
-/** Why a camera is not recording although nothing is wrong with it. */
-export interface Suspension {
-  state: 'error' | 'paused';
-  reason: string;
-  cause: GapCause;
 }
 
 /** What an error's text means to the person reading `libcam status`. */
@@ -95,13 +88,16 @@ export class Recorder implements CameraRuntime {
   private anchor = 0;
   private failures = 0;
   private stopped = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private probeTimer: NodeJS.Timeout | undefined;
-  private watchdogTimer: NodeJS.Timeout | undefined;
+  private retryTimer: Timer | undefined;
+  private probeTimer: Timer | undefined;
+  private watchdogTimer: Timer | undefined;
   private readonly openStarts = new Map<string, number>();
   private gap: GapEntry | undefined;
   private eosWaiter: (() => void) | undefined;
-  private suspension: Suspension | undefined;
+  private readonly suspensions = new Map<SuspensionKind, Suspension>();
+  /** The reason the pipeline and the gap reflect now (undefined: recording or trying to). */
+  private applied: Suspension | undefined;
+  private reconciling: Promise<void> = Promise.resolve();
   private started = false;
   private stepNotedRun = -1;
 
@@ -120,6 +116,7 @@ export class Recorder implements CameraRuntime {
       lastSegmentEnd: this.lastSegmentEnd === null ? null : new Date(this.lastSegmentEnd).toISOString(),
       pause: null,
       reason: this.reason,
+      suspensions: this.suspendedBy().map(({ kind, reason }) => ({ kind, reason })),
     };
   }
 
@@ -140,7 +137,8 @@ export class Recorder implements CameraRuntime {
     this.lastSegmentEnd = head?.end ?? null;
     const open = await store.openGap(this.name);
     this.started = true;
-    const suspension = this.suspension;
+    const suspension = this.suspendedBy()[0];
+    this.applied = suspension;
     if (!suspension) {
       this.gap = open ?? (head ? await store.beginGap(this.name, head.end, 'daemon-down') : undefined);
       this.connect();
@@ -165,24 +163,53 @@ export class Recorder implements CameraRuntime {
   }
 
   /**
-   * Stops recording without stopping the recorder: the open segment is closed and
-   * indexed, a gap with the suspension's cause opens, and the camera shows the
-   * suspension's state and reason until `unsuspend`. Suspending again only updates them.
-   * (The disk guard's disk-full now; pauses later.)
+   * Adds (or updates) one owner's reason not to record. The first reason closes and
+   * indexes the open segment and opens a gap with the reason's cause; later ones only
+   * change what the camera shows, and the gap's label when the reason shown changes
+   * (privacy -> maintenance, pause -> disk-full).
    */
   async suspend(suspension: Suspension): Promise<void> {
-    const previous = this.suspension;
-    this.suspension = suspension;
-    this.setState(suspension.state, suspension.reason);
+    this.suspensions.set(suspension.kind, suspension);
+    await this.reconcile();
+  }
+
+  /** Removes one owner's reason; the camera records again once no reason is left. */
+  async unsuspend(kind: SuspensionKind): Promise<void> {
+    if (this.suspensions.delete(kind)) await this.reconcile();
+  }
+
+  /** Every reason that applies now, the one shown first. */
+  suspendedBy(): Suspension[] {
+    return SUSPENSION_KINDS.flatMap((kind) => this.suspensions.get(kind) ?? []);
+  }
+
+  /**
+   * Brings the pipeline and the gap in line with the reasons, one change at a time (closing
+   * a pipeline takes seconds: a pause and its early resume must not overtake each other).
+   */
+  private reconcile(): Promise<void> {
+    const next = this.reconciling.then(() => this.reconcileNow());
+    this.reconciling = next.catch((err: unknown) => this.log.error({ err }, 'cannot apply a suspension'));
+    return next;
+  }
+
+  private async reconcileNow(): Promise<void> {
+    const want = this.suspendedBy()[0];
+    if (want) this.setState(want.state, want.reason);
     if (!this.started || this.stopped) return; // start() takes it from here
-    if (previous) {
-      // Already not recording: only the label of the gap may change (privacy -> maintenance).
-      if (previous.cause !== suspension.cause) await this.switchGap(suspension.cause);
-      return;
+    const had = this.applied;
+    this.applied = want;
+    if (want && !had) {
+      this.log.warn({ reason: want.reason }, 'recording suspended');
+      await this.closeAndIndex();
+      await this.switchGap(want.cause);
+    } else if (want && had && want.cause !== had.cause) {
+      await this.switchGap(want.cause);
+    } else if (!want && had) {
+      this.failures = 0;
+      this.log.info('recording resumes');
+      this.connect();
     }
-    this.log.warn({ reason: suspension.reason }, 'recording suspended');
-    await this.closeAndIndex();
-    await this.switchGap(suspension.cause);
   }
 
   /**
@@ -205,23 +232,11 @@ export class Recorder implements CameraRuntime {
     this.noteSegments(recovered.map((s) => s.end));
   }
 
-  unsuspend(): void {
-    if (!this.suspension || this.stopped) return;
-    this.suspension = undefined;
-    this.failures = 0;
-    this.log.info('recording resumes');
-    this.connect();
-  }
-
-  get suspended(): Suspension | undefined {
-    return this.suspension;
-  }
-
   /** Ends the current run: EOS first where it reaches the muxer, so the open file closes properly. */
   private async closePipeline(): Promise<void> {
-    this.clock.clearTimeout(this.retryTimer);
-    this.clock.clearTimeout(this.probeTimer);
-    this.clock.clearTimeout(this.watchdogTimer);
+    this.retryTimer?.cancel();
+    this.probeTimer?.cancel();
+    this.watchdogTimer?.cancel();
     const pipeline = this.pipeline;
     if (pipeline && this.plan?.eosReachesSink) {
       // A camera that is gone cannot deliver EOS: wait a bounded time, then let recovery
@@ -229,7 +244,7 @@ export class Recorder implements CameraRuntime {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimeout(resolve, EOS_WAIT_MS);
         this.eosWaiter = () => {
-          this.clock.clearTimeout(timer);
+          timer.cancel();
           resolve();
         };
         pipeline.sendEOS();
@@ -255,9 +270,9 @@ export class Recorder implements CameraRuntime {
   }
 
   private async connectOnce(): Promise<void> {
-    if (this.stopped || this.suspension) return;
-    this.clock.clearTimeout(this.retryTimer);
-    this.clock.clearTimeout(this.probeTimer);
+    if (this.stopped || this.suspensions.size > 0) return;
+    this.retryTimer?.cancel();
+    this.probeTimer?.cancel();
     const run = ++this.run;
     this.setState('connecting', this.reason); // the last error's reason stays until video flows
     if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
@@ -320,7 +335,7 @@ export class Recorder implements CameraRuntime {
     this.openStarts.set(location, start);
     // While a suspension closes the pipeline (EOS can take seconds) a new fragment may still
     // open: it is indexed, but the camera stays paused or in error, not 'recording'.
-    if (this.state !== 'recording' && !this.suspension) {
+    if (this.state !== 'recording' && this.suspensions.size === 0) {
       this.setState('recording', null);
       this.log.info('recording');
     }
@@ -381,7 +396,7 @@ export class Recorder implements CameraRuntime {
   }
 
   private armWatchdog(run: number): void {
-    this.clock.clearTimeout(this.watchdogTimer);
+    this.watchdogTimer?.cancel();
     const limit = 3 * this.opts.segmentSeconds * 1000;
     this.watchdogTimer = this.clock.setTimeout(
       () => this.fail(run, { reason: `no video from the camera for ${limit / 1000} s`, auth: false }),
@@ -391,7 +406,7 @@ export class Recorder implements CameraRuntime {
 
   private teardown(): void {
     this.run += 1;
-    this.clock.clearTimeout(this.watchdogTimer);
+    this.watchdogTimer?.cancel();
     const pipeline = this.pipeline;
     this.pipeline = undefined;
     this.eosWaiter = undefined;
@@ -401,7 +416,7 @@ export class Recorder implements CameraRuntime {
   }
 
   private fail(run: number, failure: Failure): void {
-    if (run !== this.run || this.stopped || this.suspension) return;
+    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
     this.teardown();
     this.failures += 1;
     const delay = failure.auth ? AUTH_RETRY_MS : backoffMs(this.failures);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { IndexDb } from './indexDb.js';
 
@@ -73,6 +74,7 @@ export class AuditTrail {
   constructor(
     private readonly index: IndexDb,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {
     this.trail = index.db.sublevel<string, AuditEntry>('audit', { valueEncoding: 'json' });
     this.meta = index.db.sublevel<string, { seq: number; hash: string }>('audit-head', { valueEncoding: 'json' });
@@ -84,7 +86,7 @@ export class AuditTrail {
       const head = await this.meta.get('head');
       const body: Omit<AuditEntry, 'hash'> = {
         seq: (head?.seq ?? 0) + 1,
-        at: new Date().toISOString(),
+        at: new Date(this.clock.now()).toISOString(),
         actor: input.actor ?? SYSTEM_ACTOR,
         action: input.action,
         purpose: input.purpose ?? null,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.js';
 import type { IndexDb } from './indexDb.js';
 import type { SegmentStore } from './segments.js';
 
@@ -27,13 +28,14 @@ export class Holds {
   constructor(
     private readonly index: IndexDb,
     private readonly store: SegmentStore,
+    private readonly clock: Clock,
   ) {
     this.hold = index.db.sublevel<string, Hold>('hold', { valueEncoding: 'json' });
   }
 
   place(camera: string, from: number, to: number, reason: string): Promise<Hold> {
     return this.store.enqueue(camera, async () => {
-      const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: Date.now() };
+      const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: this.clock.now() };
       await this.index.db.batch([{ type: 'put', sublevel: this.hold, key: hold.id, value: hold }], { sync: true });
       return hold;
     });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Clock } from '../clock.js';
 import { statfs } from 'node:fs/promises';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Config } from '../config/types.js';
@@ -70,7 +71,7 @@ export interface PrunerOptions {
   holds: Holds;
   index: IndexDb;
   log: Logger;
-  now?: () => number;
+  clock: Clock;
   /** Free bytes on the store's filesystem (injected by tests). */
   freeBytes?: () => Promise<number>;
   /** Records each prune that deleted something in the audit trail. */
@@ -93,7 +94,7 @@ export class Pruner {
   }
 
   private now(): number {
-    return this.opts.now?.() ?? Date.now();
+    return this.opts.clock.now();
   }
 
   private async freeBytes(): Promise<number> {

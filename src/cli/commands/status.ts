@@ -4,9 +4,12 @@ import type { CameraStatus, StatusResult } from '../../protocol.js';
 import { contextOf } from '../context.js';
 import { printJson, printText, table } from '../output.js';
 
+/** Why the camera is not recording: every reason that applies, the pause first. */
 function detail(camera: CameraStatus): string | null {
-  if (camera.pause) return `paused (${camera.pause.reason}) until ${camera.pause.until} by ${camera.pause.by}`;
-  return camera.reason;
+  const reasons = camera.suspensions.map((s) =>
+    s.kind === 'pause' && camera.pause ? `paused (${camera.pause.reason}) until ${camera.pause.until} by ${camera.pause.by}` : s.reason,
+  );
+  return reasons.length > 0 ? reasons.join('; ') : camera.reason;
 }
 
 function notifyLine(notify: StatusResult['notify']): string {

@@ -1,0 +1,34 @@
+import type { CameraStatus, GapCause } from '../protocol.js';
+
+/**
+ * Who stops a camera that has nothing wrong with it. Each owner adds and removes only its
+ * own reason; the camera records only when no reason is left. When several apply, the
+ * first in this list is what state, reason and the gap's cause show: a pause is a
+ * person's decision and says more than the disk being full.
+ */
+export const SUSPENSION_KINDS = ['pause', 'disk-full'] as const;
+export type SuspensionKind = (typeof SUSPENSION_KINDS)[number];
+
+/** Why a camera is not recording although nothing is wrong with it. */
+export interface Suspension {
+  kind: SuspensionKind;
+  state: 'error' | 'paused';
+  reason: string;
+  cause: GapCause;
+}
+
+/** What the daemon needs of one camera's recorder, whatever drives it. */
+export interface CameraRuntime {
+  readonly name: string;
+  status(): CameraStatus;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Adds (or updates) one owner's reason not to record. */
+  suspend(suspension: Suspension): Promise<void>;
+  /** Removes one owner's reason; recording resumes when none is left. */
+  unsuspend(kind: SuspensionKind): Promise<void>;
+  /** Every reason that applies now, the one shown first. */
+  suspendedBy(): Suspension[];
+  /** The file being recorded into now, if the camera is recording. */
+  liveSegment(): { file: string; start: number } | undefined;
+}
