@@ -13,6 +13,22 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** Why the lock file cannot be made, in words that say what to check. */
+function cannotLock(file: string, err: unknown): LibcamError {
+  const errno = errnoOf(err);
+  const why =
+    errno === 'EROFS'
+      ? "the store's filesystem is mounted read-only (EROFS): check the disk (dmesg) and remount it read-write"
+      : errno === 'EACCES' || errno === 'EPERM'
+        ? `permission denied (${errno}): the store folder must belong to the daemon's user`
+        : errno === 'ENOSPC'
+          ? "the store's filesystem is full (ENOSPC)"
+          : err instanceof Error
+            ? err.message
+            : String(err);
+  return new LibcamError('io', `cannot create the lock file ${file}: ${why}`, { file, errno }, { cause: err });
+}
+
 /**
  * One daemon per store: a lock file holding the owner's pid and socket, written aside
  * and hard-linked into place so that it never exists half-written. A lock left by a
@@ -34,14 +50,18 @@ export class StoreLock {
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const aside = `${this.file}.${process.pid}`;
       try {
-        writeFileSync(aside, `${JSON.stringify({ pid: process.pid, socket: this.socketPath })}\n`, { mode: 0o640 });
+        writeFileSync(aside, `${JSON.stringify({ pid: process.pid, socket: this.socketPath })}\n`, { mode: 0o600 });
+      } catch (err) {
+        throw cannotLock(this.file, err);
+      }
+      try {
         linkSync(aside, this.file);
         this.held = true;
         return;
       } catch (err) {
-        if (errnoOf(err) !== 'EEXIST') throw new LibcamError('io', `cannot create ${this.file}: ${String(err)}`);
+        if (errnoOf(err) !== 'EEXIST') throw cannotLock(this.file, err);
       } finally {
-        unlinkSync(aside);
+        unlinkSync(aside); // written above, so ours to remove
       }
       const owner = this.owner();
       if (owner && owner.pid !== process.pid && isRunning(owner.pid)) {
