@@ -354,8 +354,11 @@ export class SegmentStore {
         }),
       );
     }
-    for (const dir of dirs) await fsyncPath(dir).catch(() => undefined);
-    // Day, month and year folders left empty go too, so the tree does not grow forever.
+    // The unlinks must be durable before the marks go: an error here leaves the marks, and
+    // finishDeletions (start-up, fsck --repair) completes them later.
+    for (const dir of dirs) await fsyncPath(dir);
+    // Day, month and year folders left empty go too, so the tree does not grow forever. A
+    // folder that comes back after a power cut is harmless: nothing here is for the marks.
     for (const dir of dirs) {
       for (let d = dir, depth = 0; depth < 3; d = join(d, '..'), depth += 1) {
         const removed = await rmdir(d).then(
@@ -363,7 +366,7 @@ export class SegmentStore {
           () => false,
         );
         if (!removed) break;
-        await fsyncPath(join(d, '..')).catch(() => undefined);
+        await fsyncPath(join(d, '..')).catch((err: unknown) => this.log.warn({ err, dir: d }, 'cannot fsync a folder after removing an empty one'));
       }
     }
     const head = await this.head.get(camera);
