@@ -13,6 +13,3 @@ export const PURPOSES = [
 
 export type Purpose = (typeof PURPOSES)[number];
 
-export function isPurpose(value: string): value is Purpose {
-  return PURPOSES.some((p) => p === value);
-}

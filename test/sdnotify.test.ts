@@ -27,11 +27,12 @@ async function listen(t: Test, path: string): Promise<{ messages: string[]; time
       }
     });
   });
-  const next = (match: RegExp): Promise<string> =>
-    new Promise((resolve) => {
+  const next = (match: RegExp, ms = 15_000): Promise<string> =>
+    new Promise((resolve, reject) => {
       const seen = messages.find((m) => match.test(m));
-      if (seen) resolve(seen);
-      else waiters.push({ match, resolve });
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => reject(new Error(`no message matching ${String(match)} within ${ms} ms; got: ${messages.join(' | ')}`)), ms);
+      waiters.push({ match, resolve: (m) => (clearTimeout(timer), resolve(m)) });
     });
   return { messages, times, next };
 }
@@ -55,6 +56,11 @@ t.test('READY=1 once the socket answers, WATCHDOG=1 at half of WATCHDOG_USEC, ST
   const median = intervals[Math.floor(intervals.length / 2)] ?? Infinity;
   t.ok(pings.length >= 4, `WATCHDOG=1 keeps coming (${pings.length} pings)`);
   t.ok(median > 120 && median < 320, `WATCHDOG=1 every 200 ms, half of WATCHDOG_USEC (median interval ${Math.round(median)} ms)`);
+
+  // STATUS= follows the cameras: a pause shows there.
+  t.equal(cli(['pause', '--camera', 'stacks', '--reason', 'maintenance', '--for', '5m'], { socket: daemon.socket }).status, 0);
+  const changed = await listener.next(/^STATUS=.*1 paused/);
+  t.match(changed, /^STATUS=cameras: .*1 paused/, `STATUS= changes when a camera is paused (${changed})`);
 
   daemon.proc.kill('SIGTERM');
   const stopping = await listener.next(/STOPPING=1/);

@@ -15,10 +15,6 @@ export function table(head: string[], rows: (string | number | null)[][]): strin
   return t.toString().split('\n').map((line) => line.trimEnd()).join('\n');
 }
 
-export interface Output {
-  json: boolean;
-}
-
 /** `--json`: one JSON document on stdout and nothing else there. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

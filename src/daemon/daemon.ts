@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, statfs } from 'node:fs/promises';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { CameraConfig, Config } from '../config/types.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
@@ -27,6 +27,9 @@ import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
 import { Stills } from './stills.js';
 import { StoreLock } from './storeLock.js';
+
+/** How often systemd's STATUS= line is brought up to date (when it changed). */
+const STATUS_INTERVAL_MS = 2000;
 
 export interface DaemonOptions {
   config: Config;
@@ -66,6 +69,7 @@ export class Daemon {
   private readonly lock: StoreLock;
   private readonly notify: SdNotify;
   private started: Component[] = [];
+  private statusTimer: Timer | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     const { config, log } = opts;
@@ -187,12 +191,23 @@ export class Daemon {
     }
     const summary = this.cameras.summary();
     this.notify.ready(summary);
+    this.followStatus(summary);
     const threadPool = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
     log.info({ version: VERSION, config: this.opts.configFile, store: config.store.path, socket: config.socket.path, threadPool }, `libcamd ready: ${summary}`);
   }
 
+  /** Keeps systemd's STATUS= line (systemctl status libcamd) in step with the cameras. */
+  private followStatus(last: string): void {
+    this.statusTimer = this.clock.setTimeout(() => {
+      const now = this.cameras.summary();
+      if (now !== last) this.notify.status(now);
+      this.followStatus(now);
+    }, STATUS_INTERVAL_MS);
+  }
+
   /** Stops whatever was started, in reverse order; a component that fails to stop does not keep the rest running. */
   async stop(): Promise<void> {
+    this.statusTimer?.cancel();
     this.notify.stopping();
     const started = this.started;
     this.started = [];

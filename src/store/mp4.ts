@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-
 /**
  * Reads the box structure of a fragmented MP4 as mp4mux writes it (ftyp, moov, then
  * moof+mdat pairs) to find how much of a file cut short by a crash still plays: the
@@ -151,8 +149,4 @@ export function videoCodecOf(buf: Buffer): VideoCodec | undefined {
     }
   }
   return undefined;
-}
-
-export async function scanMp4(file: string): Promise<Mp4Scan> {
-  return scanMp4Buffer(await readFile(file));
 }
