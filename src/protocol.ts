@@ -54,6 +54,8 @@ export interface CameraStatus {
   reason: string | null;
   /** Every reason the camera is kept from recording now (a pause, a full disk), the one shown first. */
   suspensions: { kind: string; reason: string }[];
+  /** RTSP cameras: how RTP comes now (tcp, or udp for a camera that refused tcp); null otherwise. */
+  transport: 'tcp' | 'udp' | null;
 }
 
 /** The Director notification outbox, as status shows it. */

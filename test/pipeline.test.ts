@@ -44,6 +44,14 @@ t.test('segments: splitmuxsink with fragmented MP4 and a little slack over segme
   t.match(plan.description, 'rtspsrc name=src protocols=tcp');
 });
 
+t.test('UDP for cameras that offer nothing else: only the transport changes', async (t) => {
+  const tcp = rtspPlan({ url: 'rtsp://h/x' }, 10, 'h264', 'tcp');
+  const udp = rtspPlan({ url: 'rtsp://h/x' }, 10, 'h264', 'udp');
+  t.match(udp.description, 'rtspsrc name=src protocols=udp ');
+  t.notMatch(udp.description, 'protocols=tcp');
+  t.equal(udp.description.slice(udp.description.indexOf(' src. ')), tcp.description.slice(tcp.description.indexOf(' src. ')), 'the same video-only branch and recording tail');
+});
+
 t.test('test pattern: encoded here, with a keyframe every second', async (t) => {
   const camera: CameraConfig = {
     name: 'demo',

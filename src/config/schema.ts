@@ -9,6 +9,8 @@ const duration = { type: 'string', pattern: DURATION_PATTERN };
 const size = { type: 'string', pattern: SIZE_PATTERN };
 const path = { type: 'string', minLength: 1 };
 const credentialsFile = { ...path, description: 'file holding user:password on one line, not readable by others' };
+/** auto: RTP over TCP, and over UDP for a camera that refuses TCP (remembered until libcamd restarts). */
+const transport = { enum: ['auto', 'tcp', 'udp'], default: 'auto' };
 
 const rtspSource = {
   type: 'object',
@@ -21,6 +23,7 @@ const rtspSource = {
     // `! filesink …` can do no harm; a bad one leaves that camera in `error`, not the box down.
     url: { type: 'string', pattern: '^rtsps?://[^\\u0000-\\u001f]+$' },
     credentialsFile,
+    transport,
   },
 };
 
@@ -32,6 +35,7 @@ const onvifSource = {
     kind: { const: 'onvif' },
     url: { type: 'string', pattern: '^https?://[^\\s]+$' },
     credentialsFile,
+    transport,
     profile: { type: 'string', minLength: 1, description: 'media profile token; the first profile when absent' },
   },
 };

@@ -1,14 +1,19 @@
 /** The configuration as the schema guarantees it once validated and defaulted. */
+/** RTP over TCP, over UDP, or TCP first and UDP for a camera that refuses TCP. */
+export type TransportMode = 'auto' | 'tcp' | 'udp';
+
 export interface RtspSource {
   kind: 'rtsp';
   url: string;
   credentialsFile?: string;
+  transport: TransportMode;
 }
 
 export interface OnvifSource {
   kind: 'onvif';
   url: string;
   credentialsFile?: string;
+  transport: TransportMode;
   profile?: string;
 }
 

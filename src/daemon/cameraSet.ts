@@ -9,7 +9,7 @@ export class DisabledCamera implements CameraRuntime {
   private readonly since = new Date().toISOString();
   constructor(readonly name: string) {}
   status(): CameraStatus {
-    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null, suspensions: [] };
+    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null, suspensions: [], transport: null };
   }
   start(): Promise<void> {
     return Promise.resolve();

@@ -47,6 +47,9 @@ function recordingTail(segmentSeconds: number): string {
   );
 }
 
+/** How RTP reaches us from an RTSP camera: interleaved in the RTSP connection, or over UDP. */
+export type Transport = 'tcp' | 'udp';
+
 export interface NetworkSource {
   url: string;
   user?: string;
@@ -70,13 +73,19 @@ const DEPAYLOAD: Record<VideoCodec, string> = {
  * parser then cannot negotiate the stream format mp4mux needs: not-linked, seen here
  * with GStreamer 1.22.)
  */
-export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: VideoCodec): PipelinePlan {
+export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: VideoCodec, transport: Transport = 'tcp'): PipelinePlan {
   const src: Record<string, string | number | boolean> = { location: source.url };
   if (source.user !== undefined) src['user-id'] = source.user;
   if (source.password !== undefined) src['user-pw'] = source.password;
-  // Over TCP nothing is lost in transit: no retransmission requests, and the jitterbuffer
-  // only orders packets by their RTP timestamps (buffer-mode none, no clock-skew work).
-  const rtsp = 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 do-retransmission=false buffer-mode=none ';
+  // Over TCP (RTP interleaved in the RTSP connection) nothing is lost in transit: no
+  // retransmission requests, and the jitterbuffer only orders packets by their RTP
+  // timestamps (buffer-mode none, no clock-skew work). Over UDP, for cameras that offer
+  // nothing else, packets may arrive late or out of order: the jitterbuffer's defaults,
+  // still without retransmission requests (cameras do not answer them).
+  const rtsp =
+    transport === 'tcp'
+      ? 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 do-retransmission=false buffer-mode=none '
+      : 'rtspsrc name=src protocols=udp latency=200 do-retransmission=false ';
   const video = codec
     ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `
     : `${rtsp}src. ! ${DEPAYLOAD.h264} ! funnel name=video src. ! ${DEPAYLOAD.h265} ! video. video. ! `;

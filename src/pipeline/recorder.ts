@@ -7,7 +7,8 @@ import type { VideoCodec } from '../store/mp4.js';
 import type { GapEntry, SegmentStore } from '../store/segments.js';
 import { SUSPENSION_KINDS, type CameraRuntime, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
-import type { PipelinePlan } from './description.js';
+import type { TransportMode } from '../config/types.js';
+import type { PipelinePlan, Transport } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
 import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 
@@ -18,9 +19,12 @@ export interface RecorderOptions {
   log: Logger;
   /**
    * Builds the pipeline plan; called on every connect (credentials and ONVIF URIs are
-   * read afresh). `codec` is what the camera sent last, when known.
+   * read afresh). `codec` is what the camera sent last, when known; `transport` how RTP
+   * should come (RTSP cameras).
    */
-  plan: (codec: VideoCodec | undefined) => Promise<PipelinePlan>;
+  plan: (codec: VideoCodec | undefined, transport: Transport) => Promise<PipelinePlan>;
+  /** RTSP and ONVIF cameras: which RTP transports to use; undefined for others. */
+  transport?: TransportMode;
   clock?: Clock;
   createPipeline?: (description: string) => GstPipeline;
   /** A wall-clock step was seen (once per pipeline run): libcamd writes it to the audit trail. */
@@ -40,6 +44,8 @@ interface Failure {
   auth: boolean;
   /** Nothing answered at the camera's address: it is off, unplugged or rebooting. */
   unreachable?: boolean;
+  /** The camera refused the RTP transport asked for (461 Unsupported transport), or none arrived over UDP. */
+  transport?: boolean;
 }
 
 /** What an error's text means to the person reading `libcam status`. */
@@ -48,6 +54,13 @@ function classifyText(text: string, fallback: string): Failure {
     return { reason: 'the camera refused the credentials (401 Unauthorized): check its credentialsFile', auth: true };
   }
   if (/\(404\)|Not Found/i.test(text)) return { reason: 'the camera has no stream at that URL (404 Not Found)', auth: false };
+  // rtspsrc's words for a SETUP answered 461 Unsupported transport, and for UDP that never came.
+  if (/No supported stream was found|Unsupported transport|\(461\)/i.test(text)) {
+    return { reason: 'the camera refused the RTP transport (461 Unsupported transport)', auth: false, transport: true };
+  }
+  if (/Could not receive any UDP packets/i.test(text)) {
+    return { reason: 'no RTP arrived over UDP (a firewall between the camera and this box?)', auth: false, transport: true };
+  }
   if (/Could not open resource|Failed to connect|Connection refused|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/i.test(text)) {
     return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false, unreachable: true };
   }
@@ -95,6 +108,8 @@ export class Recorder implements CameraRuntime {
   private gap: GapEntry | undefined;
   private eosWaiter: (() => void) | undefined;
   private readonly suspensions = new Map<SuspensionKind, Suspension>();
+  /** The RTP transport the next connect asks for. */
+  private transport: Transport;
   /** The reason the pipeline and the gap reflect now (undefined: recording or trying to). */
   private applied: Suspension | undefined;
   private reconciling: Promise<void> = Promise.resolve();
@@ -106,6 +121,7 @@ export class Recorder implements CameraRuntime {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
     this.since = this.clock.now();
+    this.transport = opts.transport === 'udp' ? 'udp' : 'tcp';
   }
 
   status(): CameraStatus {
@@ -117,6 +133,7 @@ export class Recorder implements CameraRuntime {
       pause: null,
       reason: this.reason,
       suspensions: this.suspendedBy().map(({ kind, reason }) => ({ kind, reason })),
+      transport: this.opts.transport === undefined ? null : this.transport,
     };
   }
 
@@ -276,7 +293,7 @@ export class Recorder implements CameraRuntime {
     const run = ++this.run;
     this.setState('connecting', this.reason); // the last error's reason stays until video flows
     if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
-    const plan = await this.opts.plan(this.codec ?? undefined);
+    const plan = await this.opts.plan(this.codec ?? undefined, this.transport);
     if (run !== this.run || this.stopped) return;
     this.plan = plan;
     const pipeline = (this.opts.createPipeline ?? createPipeline)(plan.description);
@@ -415,12 +432,35 @@ export class Recorder implements CameraRuntime {
     if (pipeline) collectSoon();
   }
 
-  private fail(run: number, failure: Failure): void {
+  /**
+   * A camera that refuses RTP over TCP (some cameras and encoders offer only UDP): with
+   * transport auto, UDP next and from then on until libcamd restarts; otherwise, or when
+   * UDP fails too, state error with the refusal named, retried slowly.
+   */
+  private transportFailure(failure: Failure): { failure: Failure; stuck: boolean; now: boolean } {
+    const mode = this.opts.transport;
+    if (mode === 'auto' && this.transport === 'tcp') {
+      this.transport = 'udp';
+      this.log.warn({ reason: failure.reason }, 'the camera refused RTP over TCP; trying UDP, and keeping UDP until libcamd restarts');
+      return { failure: { ...failure, reason: `the camera refused RTP over TCP (461 Unsupported transport); trying UDP` }, stuck: false, now: true };
+    }
+    const tried = this.transport;
+    const reason =
+      mode === 'auto'
+        ? `the camera refused RTP over TCP (461 Unsupported transport), and over UDP: ${failure.reason}`
+        : `the camera refused RTP over ${tried.toUpperCase()}: ${failure.reason}; set source.transport to ${tried === 'tcp' ? 'udp' : 'tcp'} or auto`;
+    if (mode === 'auto') this.transport = 'tcp'; // the next try starts over: the camera may have been reconfigured
+    return { failure: { ...failure, reason }, stuck: true, now: false };
+  }
+
+  private fail(run: number, failed: Failure): void {
     if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
     this.teardown();
     this.failures += 1;
-    const delay = failure.auth ? AUTH_RETRY_MS : backoffMs(this.failures);
-    this.setState(failure.auth ? 'error' : 'backoff', failure.reason);
+    const { failure, stuck, now } =
+      failed.transport && this.opts.transport !== undefined ? this.transportFailure(failed) : { failure: failed, stuck: failed.auth, now: false };
+    const delay = now ? 0 : stuck ? AUTH_RETRY_MS : backoffMs(this.failures);
+    this.setState(stuck ? 'error' : 'backoff', failure.reason);
     this.log.warn({ reason: failure.reason, retryInMs: delay }, 'camera lost');
     const { store } = this.opts;
     const recovered = store.recover(this.name);
@@ -432,7 +472,7 @@ export class Recorder implements CameraRuntime {
       .catch((err: unknown) => this.log.error({ err }, 'cannot record the outage'));
     this.retryTimer = this.clock.setTimeout(() => this.connect(), delay);
     const endpoint = this.plan?.endpoint;
-    if (!failure.auth && endpoint) this.probeUntilBack(this.run, endpoint, failure.unreachable === true);
+    if (!stuck && !now && endpoint) this.probeUntilBack(this.run, endpoint, failure.unreachable === true);
   }
 
   /**

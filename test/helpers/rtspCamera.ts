@@ -14,6 +14,8 @@ export interface CameraOptions {
   width?: number;
   height?: number;
   path?: string;
+  /** The RTP transports the server offers: udp answers a TCP SETUP with 461 Unsupported transport. */
+  transport?: 'any' | 'tcp' | 'udp';
 }
 
 /** A real RTSP server (gst-rtsp-server) a test can stop and start again on the same port. */
@@ -36,6 +38,7 @@ function launch(opts: CameraOptions, port: number): { proc: ChildProcess; ready:
     width: opts.width,
     height: opts.height,
     path: opts.path,
+    transport: opts.transport,
   })) {
     if (value !== undefined) args.push(`--${flag}`, String(value));
   }
