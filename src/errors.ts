@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'too-large', // a request line over the limit
   'unavailable', // the daemon cannot be reached
   'io', // the filesystem or a device failed
+  'environment', // this machine lacks something libcam needs (a GStreamer element, a package)
   'internal', // a bug: the message says what was being done
 ] as const;
 
@@ -54,6 +55,7 @@ export function exitStatusFor(code: ErrorCode): 1 | 2 | 3 {
       return 3;
     case 'conflict':
     case 'io':
+    case 'environment':
     case 'internal':
       return 1;
   }

@@ -220,6 +220,18 @@ export interface StillResult {
   notification: string | null;
 }
 
+export interface DoctorCheck {
+  name: string;
+  ok: boolean;
+  /** What was found, and when not ok, what to do. */
+  detail: string;
+}
+
+export interface DoctorResult {
+  ok: boolean;
+  checks: DoctorCheck[];
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -236,6 +248,7 @@ export interface Methods {
   'holds.place': { params: { camera: string; from: string; to: string; reason: string }; result: HoldInfo };
   'holds.release': { params: { id: string }; result: { released: string } };
   still: { params: StillParams; result: StillResult };
+  doctor: { params: Record<string, never>; result: DoctorResult };
 }
 
 export type MethodName = keyof Methods;
@@ -249,6 +262,7 @@ const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: '\\
 
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   status: noParams,
+  doctor: noParams,
   'cameras.list': noParams,
   recordings: {
     type: 'object',

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { MAX_REQUEST_BYTES } from '../src/protocol.js';
+import { MAX_REQUEST_BYTES, type DoctorResult } from '../src/protocol.js';
 import { ROOT, cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
 
 const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
@@ -50,6 +50,22 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
     t.ok(st.isSocket());
     t.equal(st.mode & 0o777, 0o660);
     t.equal(st.gid, libcamGid);
+  });
+
+  t.test('libcam doctor checks the box, one line each', async (t) => {
+    const r = cli(['doctor', '--json'], { socket: daemon.socket });
+    const result = JSON.parse(r.stdout) as DoctorResult;
+    const byName = new Map(result.checks.map((c) => [c.name, c]));
+    t.same([...byName.keys()], ['gstreamer', 'store disk', 'store identity', 'index', 'socket', 'notify', 'clock', 'cameras']);
+    t.match(byName.get('gstreamer'), { ok: true, detail: /all \d+ elements/ });
+    t.match(byName.get('store identity'), { ok: true });
+    t.match(byName.get('socket'), { ok: true, detail: /mode 0660/ });
+    t.match(byName.get('notify'), { ok: false, detail: /notify is not configured.*set notify\.director/ }, 'no notify configured: says so and what to do');
+    t.equal(r.status, 1, 'a check that is not ok: exit 1');
+    t.equal(result.ok, false);
+    const human = cli(['doctor'], { socket: daemon.socket });
+    t.match(human.stdout, /^FAIL\s+notify/m);
+    t.match(human.stdout, /^ok\s+gstreamer/m);
   });
 
   t.test('malformed traffic gets error replies and the daemon keeps answering', async (t) => {
@@ -110,6 +126,10 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
     t.equal(code, 0);
     t.ok(Date.now() - started < 10_000, 'within 10 s');
     t.equal(cli(['status'], { socket: daemon.socket }).status, 3, 'nothing answers afterwards');
+    const doctor = cli(['doctor'], { socket: daemon.socket });
+    t.equal(doctor.status, 3, 'doctor without a daemon: exit 3');
+    t.match(doctor.stdout, /^FAIL\s+socket\s+cannot reach libcamd/m, 'says the socket does not answer');
+    t.match(doctor.stdout, /^ok\s+gstreamer/m, 'and still checks what needs no daemon');
   });
 });
 

@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerPause } from './commands/pause.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerHolds } from './commands/holds.js';
@@ -32,5 +33,6 @@ export function buildProgram(): Command {
   registerHolds(program);
   registerAudit(program);
   registerConfig(program);
+  registerDoctor(program);
   return program;
 }

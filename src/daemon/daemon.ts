@@ -17,6 +17,7 @@ import type { CameraRuntime } from '../pipeline/runtime.js';
 import { CameraSet } from './cameraSet.js';
 import { Dispatcher } from './dispatcher.js';
 import { DiskGuard } from './diskGuard.js';
+import { doctor, requireElements } from './doctor.js';
 import { gidOf } from './group.js';
 import { holdMethods } from './holdMethods.js';
 import type { CameraDeps } from './makeCamera.js';
@@ -133,6 +134,7 @@ export class Daemon {
       'audit.verify': () => this.audit.verify(),
       ...holdMethods(this.holds, config.cameras.map((c) => c.name), audit),
       still: (params, ctx) => this.stills.take(params, auditActor(ctx.actor, params.requestedBy.trim())),
+      doctor: () => doctor({ config, index: this.index, cameras: this.cameras, notify: () => this.outbox.status() }),
     });
     this.socket = new SocketServer({
       path: config.socket.path,
@@ -144,6 +146,8 @@ export class Daemon {
   async start(): Promise<void> {
     const { config, log } = this.opts;
     const components: Component[] = [
+      // Before anything else: without these elements no camera records and no still is taken.
+      { name: 'GStreamer elements', start: () => requireElements(), stop: () => undefined },
       { name: 'store lock', start: () => this.lock.acquire(), stop: () => this.lock.release() },
       {
         name: 'index',

@@ -31,6 +31,7 @@ function compileAll(): Validators {
     'holds.place': ajv.compile<Methods['holds.place']['params']>(PARAM_SCHEMAS['holds.place']),
     'holds.release': ajv.compile<Methods['holds.release']['params']>(PARAM_SCHEMAS['holds.release']),
     still: ajv.compile<Methods['still']['params']>(PARAM_SCHEMAS.still),
+    doctor: ajv.compile<Methods['doctor']['params']>(PARAM_SCHEMAS.doctor),
   };
 }
 

@@ -26,6 +26,24 @@ async function readIdentity(storePath: string): Promise<Identity | undefined> {
 }
 
 /**
+ * For `libcam doctor`, reading only: whether the store folder is the one the index was made
+ * for. Undefined when it is; otherwise what is wrong.
+ */
+export async function storeIdentityProblem(index: IndexDb, storePath: string): Promise<string | undefined> {
+  const meta = index.db.sublevel<string, string>('meta', { valueEncoding: 'json' });
+  const expected = await meta.get('storeId');
+  let found: Identity | undefined;
+  try {
+    found = await readIdentity(storePath);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  if (found === undefined) return `${join(storePath, IDENTITY_FILE)} is missing: is the store's disk mounted?`;
+  if (found.storeId !== expected) return `${storePath} is store ${found.storeId}, but the index belongs to store ${expected ?? '(none)'}: a different disk is mounted there`;
+  return undefined;
+}
+
+/**
  * Binds the store directory to the index (DESIGN.md, issue: store identity). The first
  * start writes the same id into `<store>/.libcam-store.json` and the index. Later starts
  * refuse to record when the store has no identity file (its disk is not mounted: the
