@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -14,9 +15,15 @@ const REDACT = [
   '*.userPw',
 ];
 
-/** JSON lines on stdout (journald keeps them), secrets redacted. */
-export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout): Logger {
-  return pino({ level, base: { name: 'libcamd' }, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+/**
+ * JSON lines on stdout for journald and pipes; on a terminal (scripts/demo, a person
+ * running libcamd by hand) lines a person reads, through pino's own pretty printer. Secrets
+ * are redacted either way, before the line is formatted.
+ */
+export function createLogger(level: string, destination: NodeJS.WritableStream = process.stdout, forPerson = destination === process.stdout && process.stdout.isTTY): Logger {
+  const options = { level, base: { name: 'libcamd' }, redact: { paths: REDACT, censor: '[redacted]' } };
+  if (!forPerson) return pino(options, destination);
+  return pino(options, pretty({ destination, colorize: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o', ignore: 'pid,hostname,name,audit', singleLine: true, sync: true }));
 }
 
 /** A camera URL fit for logs, status and errors: any `user:pass@` is removed. */
