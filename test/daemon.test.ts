@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
-import { MAX_REQUEST_BYTES, type DoctorResult } from '../src/protocol.js';
+import { MAX_REQUEST_BYTES, type DoctorResult, type StatusResult } from '../src/protocol.js';
 import { ROOT, cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
 
 const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
@@ -36,6 +36,18 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
     t.match(r.stdout, /CAMERA\s+STATE\s+SINCE/);
     t.match(r.stdout, /^front-desk\s+\w+/m);
     t.match(r.stdout, /^stacks\s+\w+/m);
+  });
+
+  t.test("human tables show the box's local time with its zone; --utc and --json show UTC", async (t) => {
+    const phoenix = cli(['status'], { socket: daemon.socket, env: { TZ: 'America/Phoenix' } });
+    t.match(phoenix.stdout, /^front-desk\s+\w+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d MST\s/m, 'local time, zone named');
+    const utc = cli(['--utc', 'status'], { socket: daemon.socket, env: { TZ: 'America/Phoenix' } });
+    t.match(utc.stdout, /^front-desk\s+\w+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\s/m, '--utc');
+    const since = (JSON.parse(cli(['status', '--json'], { socket: daemon.socket, env: { TZ: 'America/Phoenix' } }).stdout) as StatusResult).cameras[0]?.since ?? '';
+    t.match(since, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, '--json: ISO 8601 UTC whatever the zone');
+    const hourUtc = new Date(since).getUTCHours();
+    const shown = /^front-desk\s+\w+\s+\d{4}-\d\d-\d\d (\d\d):/m.exec(phoenix.stdout)?.[1];
+    t.equal(Number(shown), (hourUtc + 24 - 7) % 24, 'seven hours behind UTC (Arizona keeps no summer time)');
   });
 
   t.test('cameras list shows sources without credentials', async (t) => {

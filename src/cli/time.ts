@@ -22,3 +22,32 @@ export function parseTime(text: string, flag: string, now = Date.now()): number 
     { flag, value: text },
   );
 }
+
+/** How a human table writes a time: the box's local time with its zone, or UTC with --utc. */
+export type ShowTime = (iso: string) => string;
+
+/**
+ * `2026-11-29 11:16:14 CST` (local) or `2026-11-29 17:16:14 UTC` (--utc); with `ms`, the
+ * milliseconds too (segment boundaries). `--json` never uses this: it stays ISO 8601 UTC.
+ */
+export function showTime(utc: boolean, ms = false): ShowTime {
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone: utc ? 'UTC' : undefined,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+    ...(ms ? { fractionalSecondDigits: 3 } : {}),
+  });
+  return (iso) => {
+    const when = Date.parse(iso);
+    if (!Number.isFinite(when)) return iso;
+    const p = Object.fromEntries(format.formatToParts(when).map((part) => [part.type, part.value]));
+    const fraction = ms ? `.${p['fractionalSecond'] ?? '000'}` : '';
+    return `${p['year']}-${p['month']}-${p['day']} ${p['hour']}:${p['minute']}:${p['second']}${fraction} ${p['timeZoneName'] ?? ''}`.trimEnd();
+  };
+}

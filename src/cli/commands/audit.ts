@@ -11,7 +11,7 @@ export function registerAudit(program: Command): void {
     .option('--since <time>', 'only entries from this time on (ISO 8601 with a zone, now, -2h, -7d)')
     .option('--action <action>', 'only this action (daemon.start, prune, hold.place, disk-full, ...)')
     .action(async (opts: { since?: string; action?: string }, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const params: { since?: string; action?: string } = {};
       if (opts.since !== undefined) params.since = new Date(parseTime(opts.since, '--since')).toISOString();
       if (opts.action !== undefined) params.action = opts.action;
@@ -19,7 +19,7 @@ export function registerAudit(program: Command): void {
       if (json) return printJson(entries);
       if (entries.length === 0) return printText('no audit entries');
       const who = (a: { user: string; requestedBy?: string }): string => (a.requestedBy ? `${a.user} for ${a.requestedBy}` : a.user);
-      printText(table(['SEQ', 'AT', 'ACTOR', 'ACTION', 'PURPOSE', 'SUBJECT'], entries.map((e) => [e.seq, e.at, who(e.actor), e.action, e.purpose, e.subject])));
+      printText(table(['SEQ', 'AT', 'ACTOR', 'ACTION', 'PURPOSE', 'SUBJECT'], entries.map((e) => [e.seq, time(e.at), who(e.actor), e.action, e.purpose, e.subject])));
     });
   audit
     .command('verify')

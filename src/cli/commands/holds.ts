@@ -9,11 +9,11 @@ export function registerHolds(program: Command): void {
     .command('list')
     .description('every hold: camera, time range, reason')
     .action(async (_opts: unknown, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const list = await client.call('holds.list', {});
       if (json) return printJson(list);
       if (list.length === 0) return printText('no holds');
-      printText(table(['ID', 'CAMERA', 'FROM', 'TO', 'REASON'], list.map((h) => [h.id, h.camera, h.from, h.to, h.reason])));
+      printText(table(['ID', 'CAMERA', 'FROM', 'TO', 'REASON'], list.map((h) => [h.id, h.camera, time(h.from), time(h.to), h.reason])));
     });
   holds
     .command('place')
@@ -24,7 +24,7 @@ export function registerHolds(program: Command): void {
     .requiredOption('--reason <text>', 'why, for whoever finds the hold later')
     .addHelpText('after', '\nTimes: ISO 8601 with a zone, now, or relative (-15m, -2h, -1d).')
     .action(async (opts: { camera: string; from: string; to: string; reason: string }, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const now = Date.now();
       const hold = await client.call('holds.place', {
         camera: opts.camera,
@@ -33,7 +33,7 @@ export function registerHolds(program: Command): void {
         reason: opts.reason,
       });
       if (json) printJson(hold);
-      else printText(`hold ${hold.id} placed on ${hold.camera} from ${hold.from} to ${hold.to}`);
+      else printText(`hold ${hold.id} placed on ${hold.camera} from ${time(hold.from)} to ${time(hold.to)}`);
     });
   holds
     .command('release')

@@ -18,7 +18,7 @@ export function registerPause(program: Command): void {
         'Every pause and resume is in the audit trail with your account.\n\nExample:\n  libcam pause --camera reading-room --reason privacy --for 45m --note "story time"',
     )
     .action(async (opts: { camera?: string; all?: boolean; reason: 'maintenance' | 'privacy'; for: string; note?: string }, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const params: PauseParams = { reason: opts.reason, for: opts.for };
       if (opts.camera !== undefined) params.camera = opts.camera;
       if (opts.all === true) params.all = true;
@@ -26,7 +26,7 @@ export function registerPause(program: Command): void {
       const result = await client.call('pause', params);
       if (json) return printJson(result);
       const how = { new: 'paused', extended: 'pause extended', replaced: 'pause replaced' };
-      printText(result.paused.map((p) => `${p.camera}: ${how[p.mode]} for ${p.reason} until ${p.until}`).join('\n'));
+      printText(result.paused.map((p) => `${p.camera}: ${how[p.mode]} for ${p.reason} until ${time(p.until)}`).join('\n'));
     });
 
   program

@@ -3,7 +3,7 @@ import { formatBytes, formatDuration } from '../../config/units.js';
 import type { RecordingsResult } from '../../protocol.js';
 import { contextOf } from '../context.js';
 import { printJson, printText, table } from '../output.js';
-import { parseTime } from '../time.js';
+import { parseTime, type ShowTime } from '../time.js';
 
 interface RecordingsOptions {
   camera: string;
@@ -12,19 +12,19 @@ interface RecordingsOptions {
 }
 
 /** One row per segment or gap, in time order; a gap still open shows `(ongoing)`. */
-export function renderRecordings(r: RecordingsResult): string {
+export function renderRecordings(r: RecordingsResult, time: ShowTime): string {
   const rows: { at: number; cells: (string | number | null)[] }[] = [];
   for (const s of r.segments) {
     const ms = Date.parse(s.end) - Date.parse(s.start);
-    rows.push({ at: Date.parse(s.start), cells: [s.start, s.end, formatDuration(ms), 'segment', formatBytes(s.bytes), s.sha256.slice(0, 16)] });
+    rows.push({ at: Date.parse(s.start), cells: [time(s.start), time(s.end), formatDuration(ms), 'segment', formatBytes(s.bytes), s.sha256.slice(0, 16)] });
   }
   for (const g of r.gaps) {
     const end = g.end ?? r.to;
-    rows.push({ at: Date.parse(g.start), cells: [g.start, g.end ?? '(ongoing)', formatDuration(Date.parse(end) - Date.parse(g.start)), `gap: ${g.cause}`, null, null] });
+    rows.push({ at: Date.parse(g.start), cells: [time(g.start), g.end === null ? '(ongoing)' : time(g.end), formatDuration(Date.parse(end) - Date.parse(g.start)), `gap: ${g.cause}`, null, null] });
   }
   rows.sort((a, b) => a.at - b.at);
   const bytes = r.segments.reduce((sum, s) => sum + s.bytes, 0);
-  const head = `${r.camera} from ${r.from} to ${r.to}: ${r.segments.length} segments (${formatBytes(bytes)}), ${r.gaps.length} gaps`;
+  const head = `${r.camera} from ${time(r.from)} to ${time(r.to)}: ${r.segments.length} segments (${formatBytes(bytes)}), ${r.gaps.length} gaps`;
   const more = r.truncated ? '\n(more segments match: ask for a shorter range)' : '';
   if (rows.length === 0) return `${head}\nnothing recorded in this range`;
   return `${head}\n\n${table(['START', 'END', 'LENGTH', 'WHAT', 'BYTES', 'SHA-256'], rows.map((row) => row.cells))}${more}`;
@@ -44,12 +44,12 @@ export function registerRecordings(program: Command): void {
         'Example:\n  libcam recordings --camera front-desk --from -2h --json | jq \'.gaps\'',
     )
     .action(async (opts: RecordingsOptions, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, timeMs } = contextOf(command);
       const now = Date.now();
       const from = parseTime(opts.from, '--from', now);
       const to = parseTime(opts.to, '--to', now);
       const result = await client.call('recordings', { camera: opts.camera, from: new Date(from).toISOString(), to: new Date(to).toISOString() });
       if (json) printJson(result);
-      else printText(renderRecordings(result));
+      else printText(renderRecordings(result, timeMs));
     });
 }

@@ -48,7 +48,7 @@ export function registerStill(program: Command): void {
         '    --requested-by "J. Rivera, Director" --out lobby-1405.jpg',
     )
     .action(async (opts: StillOptions, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, timeMs } = contextOf(command);
       if (opts.requestedBy.trim() === '') {
         throw new LibcamError('usage', '--requested-by: name the person who asked for the still', { flag: '--requested-by' });
       }
@@ -78,6 +78,6 @@ export function registerStill(program: Command): void {
       };
       if (json) return printJson(summary);
       const notified = result.notification ? '; the Library Director will be notified' : '';
-      printText(`${out}: ${result.camera} at ${result.at}, ${result.width}x${result.height} (audit entry #${result.auditSeq}${notified})`);
+      printText(`${out}: ${result.camera} at ${timeMs(result.at)}, ${result.width}x${result.height} (audit entry #${result.auditSeq}${notified})`);
     });
 }

@@ -3,13 +3,13 @@ import { formatBytes } from '../../config/units.js';
 import type { FsckResult, PruneResult } from '../../protocol.js';
 import { contextOf } from '../context.js';
 import { printJson, printText, table } from '../output.js';
-import { parseTime } from '../time.js';
+import { parseTime, type ShowTime } from '../time.js';
 
-export function renderPrune(r: PruneResult): string {
+export function renderPrune(r: PruneResult, time: ShowTime): string {
   const verb = r.dryRun ? 'would delete' : 'deleted';
   const head = `${verb} ${r.deleted.segments} segments (${formatBytes(r.deleted.bytes)}): ${r.byReason.age} by age, ${r.byReason.size} for maxBytes, ${r.byReason.reserve} for the free-space reserve; ${r.kept.held} kept because they are held`;
   if (r.cameras.length === 0) return head;
-  const rows = r.cameras.map((c) => [c.camera, c.segments, formatBytes(c.bytes), c.from, c.to]);
+  const rows = r.cameras.map((c) => [c.camera, c.segments, formatBytes(c.bytes), time(c.from), time(c.to)]);
   return `${head}\n\n${table(['CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO'], rows)}\n\nreceipt SHA-256 ${r.receiptSha256}`;
 }
 
@@ -31,10 +31,10 @@ export function registerStore(program: Command): void {
         'A second prune while one runs is refused (exit 1).',
     )
     .action(async (opts: { dryRun?: boolean }, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const result = await client.call('prune', { dryRun: opts.dryRun === true });
       if (json) printJson(result);
-      else printText(renderPrune(result));
+      else printText(renderPrune(result, time));
     });
 
   program
@@ -43,12 +43,12 @@ export function registerStore(program: Command): void {
     .option('--since <time>', 'only receipts from this time on', '-30d')
     .addHelpText('after', '\nThe record of retention being applied, for the board. Times: ISO 8601 with a zone, now, or -30d.')
     .action(async (opts: { since: string }, command: Command) => {
-      const { client, json } = contextOf(command);
+      const { client, json, time } = contextOf(command);
       const receipts = await client.call('prune.receipts', { since: new Date(parseTime(opts.since, '--since')).toISOString() });
       if (json) return printJson(receipts);
       if (receipts.length === 0) return printText(`no prune deleted anything since ${opts.since}`);
       const rows = receipts.flatMap((r) =>
-        r.cameras.map((c) => [r.at, c.camera, c.segments, formatBytes(c.bytes), c.from, c.to, r.sha256.slice(0, 16), r.interrupted ? 'interrupted' : null]),
+        r.cameras.map((c) => [time(r.at), c.camera, c.segments, formatBytes(c.bytes), time(c.from), time(c.to), r.sha256.slice(0, 16), r.interrupted ? 'interrupted' : null]),
       );
       printText(table(['PRUNED AT', 'CAMERA', 'SEGMENTS', 'BYTES', 'FROM', 'TO', 'RECEIPT', 'NOTE'], rows));
     });
