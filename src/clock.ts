@@ -43,6 +43,11 @@ class SystemTimer implements Timer {
   }
 }
 
+/** A time as the wire, the audit trail and the logs write it: ISO 8601 UTC. The one place. */
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => new SystemTimer(fn, ms),

@@ -1,7 +1,7 @@
 /**
  * The one error type of libcam. Every failure that reaches a user carries a code from
  * the closed set below; `exitStatusFor` is the single place that maps a code to the
- * CLI's exit status (CLI.md), and the socket carries the code as it is.
+ * CLI's exit status (docs/cli.md), and the socket carries the code as it is.
  */
 export const ERROR_CODES = [
   'usage', // bad command line or request shape
@@ -42,7 +42,7 @@ export function isErrorCode(value: unknown): value is ErrorCode {
   return ERROR_CODES.some((code) => code === value);
 }
 
-/** Exit statuses of CLI.md: 1 failed, 2 bad usage or input, 3 no daemon, 4 invalid bundle. */
+/** Exit statuses of docs/cli.md: 1 failed, 2 bad usage or input, 3 no daemon, 4 invalid bundle. */
 export function exitStatusFor(code: ErrorCode): 1 | 2 | 3 {
   switch (code) {
     case 'usage':

@@ -1,15 +1,17 @@
 /**
- * The control socket's contract, imported by both the daemon and the CLI (DESIGN.md):
+ * The control socket's contract, imported by both the daemon and the CLI:
  * newline-delimited JSON, one request `{id, method, params, actor}` per line, one reply
  * envelope for every method, and a JSON Schema for every method's params.
  */
 import type { ErrorCode, ErrorDetails } from './errors.js';
+import type { FsckReport } from './store/fsck.js';
+import type { GapCause } from './store/segments.js';
+import type { CameraState } from './pipeline/runtime.js';
 import { PURPOSES, type Purpose } from './purposes.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
-export const CAMERA_STATES = ['recording', 'connecting', 'backoff', 'paused', 'disabled', 'error'] as const;
-export type CameraState = (typeof CAMERA_STATES)[number];
+export { CAMERA_STATES, type CameraState } from './pipeline/runtime.js';
 
 /** Who is asking: the OS account running `libcam`, as the CLI reports it. */
 export interface Actor {
@@ -84,8 +86,7 @@ export interface CameraListEntry {
   state: CameraState;
 }
 
-export const GAP_CAUSES = ['camera-lost', 'paused-maintenance', 'paused-privacy', 'disk-full', 'daemon-down', 'file-lost'] as const;
-export type GapCause = (typeof GAP_CAUSES)[number];
+export { GAP_CAUSES, type GapCause } from './store/segments.js';
 
 export interface RecordingsParams {
   camera: string;
@@ -130,23 +131,8 @@ export interface ReceiptInfo {
   sha256: string;
 }
 
-export interface FsckProblem {
-  kind: 'missing-file' | 'size-mismatch' | 'hash-mismatch' | 'unindexed-file' | 'interrupted-deletion';
-  detail: string;
-  camera: string;
-  file: string;
-  /** What --repair did about it, or why it did not. */
-  repair?: string;
-  /** Whether --repair fixed it (absent without --repair): what the CLI's exit status follows. */
-  repaired?: boolean;
-}
-
-export interface FsckResult {
-  ok: boolean;
-  problems: FsckProblem[];
-  checked: { segments: number; files: number; deep: boolean };
-  repaired: boolean;
-}
+/** fsck's report has no times in it: the wire form is the store's own. */
+export type { FsckProblem, FsckReport as FsckResult } from './store/fsck.js';
 
 export interface HoldInfo {
   id: string;
@@ -238,7 +224,7 @@ export interface Methods {
   'cameras.list': { params: Record<string, never>; result: CameraListEntry[] };
   recordings: { params: RecordingsParams; result: RecordingsResult };
   prune: { params: { dryRun: boolean }; result: PruneResult };
-  fsck: { params: { repair: boolean; deep: boolean }; result: FsckResult };
+  fsck: { params: { repair: boolean; deep: boolean }; result: FsckReport };
   'prune.receipts': { params: { since?: string }; result: ReceiptInfo[] };
   'audit.list': { params: { since?: string; action?: string }; result: AuditEntryInfo[] };
   'audit.verify': { params: Record<string, never>; result: AuditVerifyResult };
@@ -257,7 +243,7 @@ const noParams = { type: 'object', additionalProperties: false, properties: {} }
 
 /** Params schemas, all with `additionalProperties: false`. */
 const isoTime = { type: 'string', minLength: 1, maxLength: 40 } as const;
-/** The person who asked for an access (seed §3): a name, stored with the OS account. */
+/** The person who asked for an access (policy §3): a name, stored with the OS account. */
 const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } as const;
 
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {

@@ -1,5 +1,5 @@
 /**
- * Why footage may be looked at (seed §5, DESIGN.md "Evidence"): one closed list. Every
+ * Why footage may be looked at (policy §5): one closed list. Every
  * access to recorded footage names one of these; anything else is refused.
  */
 export const PURPOSES = [

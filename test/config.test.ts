@@ -64,9 +64,10 @@ t.test('defaults come from the schema and relative paths from the file', async (
   t.equal(config.store.segmentSeconds, 10);
   t.equal(config.index.path, '/var/lib/libcam/index');
   t.same(config.socket, { path: '/run/libcam/libcam.sock', group: 'libcam' });
-  t.equal(config.retention.maxAge, '30d');
-  t.equal(config.retention.minFreeBytes, '20GB');
-  t.equal(config.pause.maxDuration, '8h');
+  t.equal(config.retention.maxAgeMs, 30 * 86_400_000, 'maxAge 30d, parsed once at load');
+  t.equal(config.retention.minFreeBytes, 20e9, 'minFreeBytes 20GB');
+  t.equal(config.retention.maxBytes, undefined, 'no maxBytes unless given');
+  t.equal(config.pause.maxDurationMs, 8 * 3_600_000, 'pause.maxDuration 8h');
   t.same(config.cameras[0], {
     name: 'a',
     enabled: true,

@@ -7,7 +7,7 @@ import { cli, rawExchange, startDaemon } from './helpers/daemon.js';
 import { recordings } from './helpers/footage.js';
 import { startRtspCamera } from './helpers/rtspCamera.js';
 
-// Eight pipelines each park a libuv pool thread on their bus (DESIGN.md, pitfalls): with
+// Eight pipelines each park a libuv pool thread on their bus (src/pipeline/gst.ts): with
 // the default pool of 4, LevelDB and fs.promises would never get a thread and the daemon
 // would hang. libcamd sizes the pool from the camera count before anything uses it.
 t.test('8 cameras at once: all record, and the socket, index and files stay responsive', async (t) => {

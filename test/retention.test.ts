@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import type { Config } from '../src/config/types.js';
+import { parseDuration, parseSize } from '../src/config/units.js';
 import { Holds } from '../src/store/holds.js';
-import { Pruner } from '../src/store/retention.js';
+import { Pruner, type RetentionLimits } from '../src/store/retention.js';
 import type { SegmentEntry, SegmentStore } from '../src/store/segments.js';
 import { shortDir } from './helpers/daemon.js';
 import { FakeClock } from './helpers/fakeClock.js';
@@ -15,20 +15,19 @@ import { openStore, seedBulk, seedSegments } from './helpers/seed.js';
 const HOUR = 3_600_000;
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 
-function config(dir: string, retention: Config['retention'], perCamera: Record<string, string> = {}): Config {
+/** Retention limits as the configuration writes them (durations and sizes as text). */
+interface Retention {
+  maxAge: string;
+  maxBytes?: string;
+  minFreeBytes: string;
+}
+
+function limits(retention: Retention, perCamera: Record<string, string> = {}): RetentionLimits {
+  const ms = (text: string): number => parseDuration(text) ?? Number.NaN;
   return {
-    store: { path: join(dir, 'store'), segmentSeconds: 10 },
-    index: { path: join(dir, 'index') },
-    socket: { path: join(dir, 's.sock'), group: 'libcam' },
-    retention,
-    pause: { maxDuration: '8h' },
-    cameras: ['lobby', 'stacks'].map((name) => ({
-      name,
-      enabled: true,
-      source: { kind: 'test-pattern', width: 16, height: 16, fps: 1, codec: 'h264', pattern: 'ball' },
-      ...(perCamera[name] ? { retention: { maxAge: perCamera[name] } } : {}),
-    })),
-    log: { level: 'info' },
+    maxAgeMs: (camera) => ms(perCamera[camera] ?? retention.maxAge),
+    maxBytes: retention.maxBytes === undefined ? undefined : parseSize(retention.maxBytes),
+    minFreeBytes: parseSize(retention.minFreeBytes) ?? Number.NaN,
   };
 }
 
@@ -39,14 +38,14 @@ async function all(store: SegmentStore, camera: string): Promise<SegmentEntry[]>
 }
 
 /** 48 hourly segments of 1000 bytes for each camera, the newest ending just before NOW. */
-async function setup(t: Test, retention: Config['retention'], perCamera: Record<string, string> = {}, free = 1e12) {
+async function setup(t: Test, retention: Retention, perCamera: Record<string, string> = {}, free = 1e12) {
   const dir = shortDir(t);
   const { index, store, close } = await openStore(dir);
   t.teardown(close);
   for (const camera of ['lobby', 'stacks']) await seedSegments(store, camera, { from: NOW - 48 * HOUR, count: 48, everyMs: HOUR, lengthMs: 600_000, bytes: 1000 });
   const clock = new FakeClock(NOW);
   const holds = new Holds(index, store, clock);
-  const pruner = new Pruner({ config: config(dir, retention, perCamera), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(free) });
+  const pruner = new Pruner({ limits: limits(retention, perCamera), storePath: join(dir, 'store'), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(free) });
   return { dir, store, holds, pruner };
 }
 
@@ -134,7 +133,7 @@ t.test('a hold placed while a large prune runs is respected by every deletion af
   await seedBulk(index, store.root, 'lobby', { from, count, everyMs: 10_000, lengthMs: 10_000, bytes: 256 });
   const clock = new FakeClock(NOW);
   const holds = new Holds(index, store, clock);
-  const pruner = new Pruner({ config: config(dir, { maxAge: '1h', minFreeBytes: '1B' }), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(1e12) });
+  const pruner = new Pruner({ limits: limits({ maxAge: '1h', minFreeBytes: '1B' }), storePath: join(dir, 'store'), store, holds, index, log: pino({ level: 'silent' }), clock, freeBytes: () => Promise.resolve(1e12) });
 
   const pruning = pruner.prune(false);
   await sleep(30);

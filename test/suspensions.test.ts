@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import t, { type Test } from 'tap';
-import type { Config } from '../src/config/types.js';
 import { CameraSet } from '../src/daemon/cameraSet.js';
 import { DiskGuard } from '../src/daemon/diskGuard.js';
 import { Pauses } from '../src/daemon/pauses.js';
@@ -47,22 +46,14 @@ async function rig(t: Test) {
     },
   });
   const cameraConfig = { name: 'lobby', enabled: true, source: { kind: 'test-pattern' as const, width: 16, height: 16, fps: 1, codec: 'h264' as const, pattern: 'ball' } };
-  const cameras = new CameraSet([cameraConfig], () => recorder, log);
-  const config: Config = {
-    store: { path: join(dir, 'store'), segmentSeconds: 2 },
-    index: { path: join(dir, 'index') },
-    socket: { path: join(dir, 's.sock'), group: 'libcam' },
-    retention: { maxAge: '30d', minFreeBytes: '1MB' },
-    pause: { maxDuration: '8h' },
-    cameras: [cameraConfig],
-    log: { level: 'info' },
-  };
+  const cameras = new CameraSet([cameraConfig], () => recorder, log, clock);
+  const storePath = join(dir, 'store');
   let free = 10 * MIN_FREE;
   const freeBytes = (): Promise<number> => Promise.resolve(free);
   const holds = new Holds(index, store, clock);
-  const pruner = new Pruner({ config, store, holds, index, log, clock, freeBytes });
-  const guard = new DiskGuard({ storePath: config.store.path, minFreeBytes: MIN_FREE, pruner, cameras, log, audit, clock, freeBytes });
-  const pauses = new Pauses({ index, cameras, names: ['lobby'], maxDurationMs: 8 * 3_600_000, maxDurationText: '8h', audit, log, clock });
+  const pruner = new Pruner({ limits: { maxAgeMs: () => 30 * 86_400_000, minFreeBytes: MIN_FREE }, storePath, store, holds, index, log, clock, freeBytes });
+  const guard = new DiskGuard({ storePath, minFreeBytes: MIN_FREE, pruner, cameras, log, audit, clock, freeBytes });
+  const pauses = new Pauses({ index, cameras, names: ['lobby'], maxDurationMs: 8 * 3_600_000, audit, log, clock });
   await cameras.start();
   guard.start();
   t.teardown(async () => {
@@ -81,7 +72,7 @@ async function rig(t: Test) {
     pipelines,
     pauses,
     audited,
-    pause: (minutes: number) => pauses.pause({ camera: 'lobby', reason: 'privacy', for: `${minutes}m` }, actor),
+    pause: (minutes: number) => pauses.pause(['lobby'], { reason: 'privacy', ms: minutes * 60_000, note: null }, actor),
     setFree: (bytes: number) => void (free = bytes),
   };
 }

@@ -3,7 +3,7 @@ import { CommanderError } from 'commander';
 import { asLibcamError, exitStatusFor } from '../errors.js';
 import { buildProgram } from './program.js';
 
-/** Runs `libcam`, mapping every failure to CLI.md's exit statuses in this one place. */
+/** Runs `libcam`, mapping every failure to the exit statuses of docs/cli.md in this one place. */
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {

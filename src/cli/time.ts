@@ -2,7 +2,7 @@ import { LibcamError } from '../errors.js';
 import { parseDuration } from '../config/units.js';
 
 /**
- * A time as CLI.md writes it: ISO 8601 with `Z` or an offset, `now`, or relative to now
+ * A time as docs/cli.md writes it: ISO 8601 with `Z` or an offset, `now`, or relative to now
  * (`-15m`, `-2h`, `-1d`). Times without a zone are refused: on a box whose clock is UTC
  * and a user who thinks in local time, guessing would silently shift the range.
  */

@@ -5,7 +5,8 @@ import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { LibcamError, errnoOf } from '../errors.js';
 import { configSchema, PATTERN_HINTS } from './schema.js';
-import type { CameraConfig, Config } from './types.js';
+import type { Config, ConfigFile } from './types.js';
+import { parseDuration, parseSize } from './units.js';
 
 export interface ConfigProblem {
   path: string;
@@ -16,7 +17,7 @@ export interface ConfigProblem {
 const addFormats = addFormatsModule.default;
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: true });
 addFormats(ajv, ['email']);
-const validateConfig = ajv.compile<Config>(configSchema);
+const validateConfig = ajv.compile<ConfigFile>(configSchema);
 
 /** `/cameras/1/name` → `cameras[1].name`; the root is `(root)`. */
 export function jsonPointerToPath(pointer: string, child?: string): string {
@@ -53,7 +54,7 @@ function describe(error: ErrorObject): ConfigProblem {
   }
 }
 
-function uniqueNames(cameras: CameraConfig[]): ConfigProblem[] {
+function uniqueNames(cameras: ConfigFile['cameras']): ConfigProblem[] {
   const seen = new Map<string, number>();
   const problems: ConfigProblem[] = [];
   cameras.forEach((camera, i) => {
@@ -65,6 +66,34 @@ function uniqueNames(cameras: CameraConfig[]): ConfigProblem[] {
     }
   });
   return problems;
+}
+
+/** The schema's patterns guarantee these parse; a value that somehow does not is a bug, said plainly. */
+function must(value: number | undefined, what: string): number {
+  if (value === undefined) throw new LibcamError('internal', `${what} passed the schema but does not parse`);
+  return value;
+}
+
+/** Durations and sizes, parsed once here into milliseconds and bytes. */
+function resolveUnits(file: ConfigFile): Config {
+  const { retention, pause, cameras, notify, ...rest } = file;
+  const config: Config = {
+    ...rest,
+    retention: {
+      maxAgeMs: must(parseDuration(retention.maxAge), 'retention.maxAge'),
+      minFreeBytes: must(parseSize(retention.minFreeBytes), 'retention.minFreeBytes'),
+      ...(retention.maxBytes === undefined ? {} : { maxBytes: must(parseSize(retention.maxBytes), 'retention.maxBytes') }),
+    },
+    pause: { maxDurationMs: must(parseDuration(pause.maxDuration), 'pause.maxDuration') },
+    cameras: cameras.map(({ retention: own, ...camera }, i) =>
+      own?.maxAge === undefined ? camera : { ...camera, maxAgeMs: must(parseDuration(own.maxAge), `cameras[${i}].retention.maxAge`) },
+    ),
+  };
+  if (notify) {
+    const { retry, ...n } = notify;
+    config.notify = { ...n, retry: { firstMs: must(parseDuration(retry.first), 'notify.retry.first'), maxMs: must(parseDuration(retry.max), 'notify.retry.max') } };
+  }
+  return config;
 }
 
 function resolvePaths(config: Config, base: string): void {
@@ -85,7 +114,7 @@ function resolvePaths(config: Config, base: string): void {
 
 /**
  * Checks that need the filesystem: credentials files exist, are readable by us, and are
- * not readable by others (DESIGN.md). Their contents are never put into a message.
+ * not readable by others. Their contents are never put into a message.
  */
 export function checkFiles(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -136,8 +165,9 @@ export function parseConfig(text: string, baseDir: string): ParsedConfig {
   }
   const problems = uniqueNames(data.cameras);
   if (problems.length > 0) return { problems };
-  resolvePaths(data, baseDir);
-  return { config: data, problems: [] };
+  const config = resolveUnits(data);
+  resolvePaths(config, baseDir);
+  return { config, problems: [] };
 }
 
 /** Reads and validates a configuration file; the files it names are not looked at. */

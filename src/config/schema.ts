@@ -3,7 +3,7 @@ import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
 /**
  * The JSON Schema of /etc/libcam/libcam.yaml. Every default lives here and nowhere else:
  * the loader validates with `useDefaults`, and code reads the filled-in values.
- * The key names are a contract (DESIGN.md): add keys, rename none.
+ * The key names are a contract (README, docs/design.md): add keys, rename none.
  */
 const duration = { type: 'string', pattern: DURATION_PATTERN };
 const size = { type: 'string', pattern: SIZE_PATTERN };

@@ -1,4 +1,8 @@
-/** The configuration as the schema guarantees it once validated and defaulted. */
+/**
+ * The configuration as libcamd uses it: validated and defaulted by the schema, paths made
+ * absolute, and every duration and size parsed once, at load, into milliseconds and bytes
+ * (the `Ms`/`Bytes` names; the YAML keys stay as the contract writes them).
+ */
 /** RTP over TCP, over UDP, or TCP first and UDP for a camera that refuses TCP. */
 export type TransportMode = 'auto' | 'tcp' | 'udp';
 
@@ -32,26 +36,37 @@ export interface CameraConfig {
   name: string;
   source: CameraSource;
   enabled: boolean;
-  retention?: { maxAge?: string };
+  /** This camera's own retention.maxAge, when it has one. */
+  maxAgeMs?: number;
+}
+
+export interface NotifyConfig {
+  director: { email: string };
+  smtp: { host: string; port: number; from: string; secure: boolean };
+  /** Delivery retries: the first after `firstMs`, doubling up to `maxMs`. */
+  retry: { firstMs: number; maxMs: number };
 }
 
 export interface Config {
   store: { path: string; segmentSeconds: number };
   index: { path: string };
   socket: { path: string; group: string };
-  retention: { maxAge: string; maxBytes?: string; minFreeBytes: string };
-  pause: { maxDuration: string };
+  retention: { maxAgeMs: number; maxBytes?: number; minFreeBytes: number };
+  pause: { maxDurationMs: number };
   cameras: CameraConfig[];
-  notify?: {
-    director: { email: string };
-    smtp: { host: string; port: number; from: string; secure: boolean };
-    /** Delivery retries: the first after `first`, doubling up to `max`. */
-    retry: { first: string; max: string };
-  };
+  notify?: NotifyConfig;
   web?: {
     listen: string;
     tls: { cert: string; key: string };
     allow: string[];
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+}
+
+/** The file as the schema validates it: durations and sizes still text. */
+export interface ConfigFile extends Omit<Config, 'retention' | 'pause' | 'cameras' | 'notify'> {
+  retention: { maxAge: string; maxBytes?: string; minFreeBytes: string };
+  pause: { maxDuration: string };
+  cameras: (Omit<CameraConfig, 'maxAgeMs'> & { retention?: { maxAge?: string } })[];
+  notify?: Omit<NotifyConfig, 'retry'> & { retry: { first: string; max: string } };
 }

@@ -1,15 +1,18 @@
+import type { Clock } from '../clock.js';
 import type { CameraConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { redactUrl } from '../log.js';
-import type { CameraListEntry, CameraState, CameraStatus } from '../protocol.js';
-import type { CameraRuntime, Suspension, SuspensionKind } from '../pipeline/runtime.js';
+import type { CameraListEntry } from '../protocol.js';
+import type { CameraReport, CameraRuntime, CameraState, Suspension, SuspensionKind } from '../pipeline/runtime.js';
 
 /** A camera that is configured but not recorded (`enabled: false`). */
 export class DisabledCamera implements CameraRuntime {
-  private readonly since = new Date().toISOString();
-  constructor(readonly name: string) {}
-  status(): CameraStatus {
-    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, pause: null, reason: null, suspensions: [], transport: null };
+  constructor(
+    readonly name: string,
+    private readonly since: number,
+  ) {}
+  status(): CameraReport {
+    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, reason: null, suspensions: [], transport: null };
   }
   start(): Promise<void> {
     return Promise.resolve();
@@ -54,8 +57,10 @@ export class CameraSet {
     private readonly cameras: CameraConfig[],
     make: (camera: CameraConfig) => CameraRuntime,
     private readonly log: Logger,
+    clock: Clock,
   ) {
-    this.runtimes = cameras.map((camera) => (camera.enabled ? make(camera) : new DisabledCamera(camera.name)));
+    const since = clock.now();
+    this.runtimes = cameras.map((camera) => (camera.enabled ? make(camera) : new DisabledCamera(camera.name, since)));
   }
 
   async start(): Promise<void> {
@@ -88,7 +93,7 @@ export class CameraSet {
     await Promise.all(this.runtimes.map((r) => r.unsuspend(kind)));
   }
 
-  status(): CameraStatus[] {
+  status(): CameraReport[] {
     return this.runtimes.map((runtime) => runtime.status());
   }
 

@@ -1,32 +1,36 @@
 import { createHash } from 'node:crypto';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { CameraConfig, Config } from '../config/types.js';
-import { parseDuration, parseSize } from '../config/units.js';
 import type { Logger } from '../log.js';
-import type { AuditEntryInfo, Methods, StatusResult } from '../protocol.js';
-import { AuditTrail, auditActor, type AuditInput } from '../store/audit.js';
-import { fsck } from '../store/fsck.js';
+import { requireElements } from '../pipeline/elements.js';
+import type { CameraRuntime } from '../pipeline/runtime.js';
+import { AuditTrail, type AuditInput } from '../store/audit.js';
 import { Holds } from '../store/holds.js';
 import { checkStoreIdentity } from '../store/identity.js';
 import { IndexDb } from '../store/indexDb.js';
-import { Pruner } from '../store/retention.js';
+import { Pruner, type RetentionLimits } from '../store/retention.js';
 import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
-import type { CameraRuntime } from '../pipeline/runtime.js';
 import { CameraSet } from './cameraSet.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type Handlers } from './dispatcher.js';
 import { DiskGuard } from './diskGuard.js';
-import { doctor, requireElements } from './doctor.js';
 import { gidOf } from './group.js';
-import { holdMethods } from './holdMethods.js';
 import type { CameraDeps } from './makeCamera.js';
+import { auditMethods } from './methods/audit.js';
+import { camerasMethods } from './methods/cameras.js';
+import type { MethodDeps } from './methods/context.js';
+import { doctorMethods } from './methods/doctor.js';
+import { holdsMethods } from './methods/holds.js';
+import { pauseMethods } from './methods/pause.js';
+import { recordingsMethods } from './methods/recordings.js';
+import { statusMethods } from './methods/status.js';
+import { stillMethods } from './methods/still.js';
+import { storeMethods } from './methods/store.js';
 import { Outbox } from './outbox.js';
 import { Pauses } from './pauses.js';
-import { listRecordings } from './recordings.js';
 import { SdNotify } from './sdNotify.js';
 import { SocketServer } from './socketServer.js';
-import { Stills } from './stills.js';
 import { StoreLock } from './storeLock.js';
 
 /** How often systemd's STATUS= line is brought up to date (when it changed). */
@@ -48,23 +52,30 @@ interface Component {
   stop(): Promise<void> | void;
 }
 
+/** Retention's limits as the configuration sets them: each camera's maxAge, else the store's. */
+export function retentionLimits(config: Config): RetentionLimits {
+  const own = new Map(config.cameras.map((c) => [c.name, c.maxAgeMs ?? config.retention.maxAgeMs]));
+  return {
+    maxAgeMs: (camera) => own.get(camera) ?? config.retention.maxAgeMs,
+    maxBytes: config.retention.maxBytes,
+    minFreeBytes: config.retention.minFreeBytes,
+  };
+}
+
 /**
  * The composition root: builds every component (no I/O in constructors), starts them
  * in order, and stops the started ones in reverse. READY=1 is sent only once the
- * control socket answers.
+ * control socket answers. The socket's methods live in methods/, one module per group,
+ * as the CLI's commands do in src/cli/commands/.
  */
 export class Daemon {
   private readonly clock: Clock;
-  private readonly startedAt: number;
   private readonly index: IndexDb;
   private readonly store: SegmentStore;
-  readonly holds: Holds;
-  private readonly pruner: Pruner;
-  private readonly audit: AuditTrail;
+  private readonly trail: AuditTrail;
+  private readonly outbox: Outbox;
   private readonly pauses: Pauses;
   private readonly guard: DiskGuard;
-  private readonly outbox: Outbox;
-  private readonly stills: Stills;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
   private readonly lock: StoreLock;
@@ -75,67 +86,66 @@ export class Daemon {
   constructor(private readonly opts: DaemonOptions) {
     const { config, log } = opts;
     const clock = (this.clock = opts.clock ?? systemClock);
-    this.startedAt = clock.now();
+    const names = config.cameras.map((c) => c.name);
     this.notify = opts.notify ?? new SdNotify();
     this.lock = new StoreLock(config.store.path, config.socket.path);
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
-    this.holds = new Holds(this.index, this.store, clock);
-    this.audit = new AuditTrail(this.index, log.child({ component: 'audit' }), clock);
-    const audit = (input: AuditInput): Promise<unknown> => this.audit.append(input);
-    this.pruner = new Pruner({ config, store: this.store, holds: this.holds, index: this.index, log: log.child({ component: 'retention' }), audit, clock });
-    const deps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log, audit, clock };
-    this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, deps), log.child({ component: 'cameras' }));
-    this.pauses = new Pauses({
+    const holds = new Holds(this.index, this.store, clock);
+    this.trail = new AuditTrail(this.index, log.child({ component: 'audit' }), clock);
+    const audit = (input: AuditInput) => this.trail.append(input);
+    const pruner = new Pruner({
+      limits: retentionLimits(config),
+      storePath: config.store.path,
+      store: this.store,
+      holds,
       index: this.index,
-      cameras: this.cameras,
-      names: config.cameras.map((c) => c.name),
-      maxDurationMs: parseDuration(config.pause.maxDuration) ?? 8 * 3_600_000,
-      maxDurationText: config.pause.maxDuration,
+      log: log.child({ component: 'retention' }),
       audit,
-      log: log.child({ component: 'pauses' }),
       clock,
     });
+    const cameraDeps: CameraDeps = { store: this.store, segmentSeconds: config.store.segmentSeconds, log, audit, clock };
+    this.cameras = new CameraSet(config.cameras, (camera) => opts.makeCamera(camera, cameraDeps), log.child({ component: 'cameras' }), clock);
+    this.pauses = new Pauses({ index: this.index, cameras: this.cameras, names, maxDurationMs: config.pause.maxDurationMs, audit, log: log.child({ component: 'pauses' }), clock });
     this.guard = new DiskGuard({
       storePath: config.store.path,
-      minFreeBytes: parseSize(config.retention.minFreeBytes) ?? 0,
-      pruner: this.pruner,
+      minFreeBytes: config.retention.minFreeBytes,
+      pruner,
       cameras: this.cameras,
       log: log.child({ component: 'disk guard' }),
       audit,
       clock,
     });
     this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit, clock });
-    this.stills = new Stills({
-      store: this.store,
-      cameras: this.cameras,
-      names: config.cameras.map((c) => c.name),
-      audit: (input) => this.audit.append(input),
-      outbox: this.outbox,
+
+    const d: MethodDeps = {
+      config,
       clock,
-    });
-    const dispatcher = new Dispatcher({
-      status: () => this.status(),
-      'cameras.list': () => Promise.resolve(this.cameras.list()),
-      recordings: (params) => listRecordings(this.store, config.cameras.map((c) => c.name), params, clock.now()),
-      prune: (params, ctx) => this.pruner.prune(params.dryRun, auditActor(ctx.actor)),
-      'prune.receipts': (params) => this.pruner.receiptInfos(params.since),
-      fsck: (params, ctx) =>
-        this.pruner.exclusive('fsck', async () => {
-          const result = await fsck(this.store, this.holds, params);
-          if (params.repair && result.problems.length > 0) {
-            await this.audit.append({ actor: auditActor(ctx.actor), action: 'fsck.repair', details: { problems: result.problems } });
-          }
-          return result;
-        }),
-      pause: (params, ctx) => this.pauses.pause(params, auditActor(ctx.actor)),
-      resume: (params, ctx) => this.pauses.resume(params, auditActor(ctx.actor)),
-      'audit.list': (params) => this.auditList(params),
-      'audit.verify': () => this.audit.verify(),
-      ...holdMethods(this.holds, config.cameras.map((c) => c.name), audit),
-      still: (params, ctx) => this.stills.take(params, auditActor(ctx.actor, params.requestedBy.trim())),
-      doctor: () => doctor({ config, index: this.index, cameras: this.cameras, notify: () => this.outbox.status() }),
-    });
+      log,
+      index: this.index,
+      store: this.store,
+      holds,
+      pruner,
+      trail: this.trail,
+      audit,
+      cameras: this.cameras,
+      pauses: this.pauses,
+      outbox: this.outbox,
+      names,
+      startedAt: clock.now(),
+    };
+    const handlers: Handlers = {
+      ...statusMethods(d),
+      ...doctorMethods(d),
+      ...camerasMethods(d),
+      ...recordingsMethods(d),
+      ...stillMethods(d),
+      ...pauseMethods(d),
+      ...storeMethods(d),
+      ...holdsMethods(d),
+      ...auditMethods(d),
+    };
+    const dispatcher = new Dispatcher(handlers);
     this.socket = new SocketServer({
       path: config.socket.path,
       log: log.child({ component: 'socket' }),
@@ -154,9 +164,9 @@ export class Daemon {
         start: async () => {
           await this.index.start();
           const storeId = await checkStoreIdentity(this.index, config.store.path);
-          await this.audit.append({ action: 'daemon.start', details: { version: VERSION, pid: process.pid, storeId } });
+          await this.trail.append({ action: 'daemon.start', details: { version: VERSION, pid: process.pid, storeId } });
           const text = await readFile(this.opts.configFile).catch(() => undefined);
-          await this.audit.append({
+          await this.trail.append({
             action: 'config.loaded',
             subject: this.opts.configFile,
             details: { sha256: text ? createHash('sha256').update(text).digest('hex') : null, cameras: config.cameras.map((c) => c.name) },
@@ -164,7 +174,7 @@ export class Daemon {
           await this.store.finishAllDeletions();
         },
         stop: async () => {
-          await this.audit.append({ action: 'daemon.stop', details: { pid: process.pid } });
+          await this.trail.append({ action: 'daemon.stop', details: { pid: process.pid } });
           await this.index.stop();
         },
       },
@@ -222,23 +232,5 @@ export class Daemon {
         this.opts.log.error({ err, component: component.name }, 'component failed to stop cleanly');
       }
     }
-  }
-
-  private async auditList(params: Methods['audit.list']['params']): Promise<AuditEntryInfo[]> {
-    const since = params.since === undefined ? undefined : Date.parse(params.since);
-    const entries = await this.audit.list({ since, action: params.action });
-    return entries.map(({ prev: _prev, ...e }) => e);
-  }
-
-  async status(): Promise<StatusResult> {
-    const { store } = this.opts.config;
-    const fs = await statfs(store.path);
-    return {
-      version: VERSION,
-      uptimeS: Math.floor((this.clock.now() - this.startedAt) / 1000),
-      store: { path: store.path, bytes: await this.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
-      cameras: await Promise.all(this.cameras.status().map(async (c) => ({ ...c, pause: await this.pauses.info(c.name) }))),
-      notify: await this.outbox.status(),
-    };
   }
 }

@@ -3,7 +3,7 @@
  * libcamd's entry point. It is CommonJS on purpose: libuv sizes its thread pool on first
  * use, and the ES module loader reads files through that pool, so only a CommonJS entry
  * can set UV_THREADPOOL_SIZE before anything touches it. Each camera's pipeline parks one
- * pool thread on its bus (DESIGN.md, pitfalls); LevelDB, fs and crypto need the spare ones.
+ * pool thread on its bus (see src/pipeline/gst.ts); LevelDB, fs and crypto need the spare ones.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';

@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTransport, type Transporter } from 'nodemailer';
 import type { Clock, Timer } from '../clock.js';
-import type { Config } from '../config/types.js';
-import { parseDuration } from '../config/units.js';
+import type { NotifyConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { NotifyStatus } from '../protocol.js';
 import type { AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
 
@@ -31,11 +29,23 @@ interface OutboxMeta {
   lastDeliveredAt: number | null;
 }
 
+/** The outbox as status and doctor show it; times are UTC milliseconds. */
+export interface OutboxStatus {
+  /** The Director's address; null when notify is not configured (notifications wait). */
+  to: string | null;
+  pending: number;
+  delivered: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastDeliveredAt: number | null;
+  nextAttempt: number | null;
+}
+
 export type Send = (message: { to: string; from: string; subject: string; text: string; messageId: string }) => Promise<void>;
 
 export interface OutboxOptions {
   index: IndexDb;
-  notify: Config['notify'];
+  notify: NotifyConfig | undefined;
   log: Logger;
   audit: (input: AuditInput) => Promise<unknown>;
   /** How mail leaves the box; nodemailer over SMTP unless a test passes its own. */
@@ -45,9 +55,11 @@ export interface OutboxOptions {
 
 const pad = (n: number): string => String(n).padStart(12, '0');
 const SMTP_TIMEOUT_MS = 10_000;
+/** How often an outbox with no notify configured says so again in status. */
+const UNCONFIGURED_RETRY_MS = 60_000;
 const STOP_WAIT_MS = 3000;
 
-function smtpSend(smtp: NonNullable<Config['notify']>['smtp']): Send {
+function smtpSend(smtp: NotifyConfig['smtp']): Send {
   const transport: Transporter = createTransport({
     host: smtp.host,
     port: smtp.port,
@@ -62,7 +74,7 @@ function smtpSend(smtp: NonNullable<Config['notify']>['smtp']): Send {
 }
 
 /**
- * The Director notification outbox (seed §3, DESIGN.md): every access to archival footage
+ * The Director notification outbox (policy §3, docs/design.md): every access to archival footage
  * puts one notification here, in the same index as the audit trail, and it stays until the
  * SMTP relay accepts it. Delivery is one at a time, oldest first; a failure waits
  * `retry.first`, doubling up to `retry.max`, and the wait is stored so a restart does not
@@ -88,8 +100,9 @@ export class Outbox {
     this.meta = opts.index.db.sublevel<string, OutboxMeta>('outbox-meta', { valueEncoding: 'json' });
     this.send = opts.send ?? (opts.notify ? smtpSend(opts.notify.smtp) : undefined);
     this.now = () => opts.clock.now();
-    this.firstRetryMs = parseDuration(opts.notify?.retry.first ?? '30s') ?? 30_000;
-    this.maxRetryMs = parseDuration(opts.notify?.retry.max ?? '30m') ?? 1_800_000;
+    // Without notify nothing is sent and nothing retried: notifications wait for a configuration.
+    this.firstRetryMs = opts.notify?.retry.firstMs ?? UNCONFIGURED_RETRY_MS;
+    this.maxRetryMs = opts.notify?.retry.maxMs ?? UNCONFIGURED_RETRY_MS;
   }
 
   async start(): Promise<void> {
@@ -123,19 +136,18 @@ export class Outbox {
     return notification;
   }
 
-  async status(): Promise<NotifyStatus> {
+  async status(): Promise<OutboxStatus> {
     // Delivery goes oldest first and waits on the oldest: its next attempt is the outbox's.
     const oldest = await this.oldest();
     const meta = this.state;
-    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
     return {
       to: this.opts.notify?.director.email ?? null,
       pending: this.pending,
       delivered: meta.delivered,
       lastError: meta.lastError,
-      lastErrorAt: iso(meta.lastErrorAt),
-      lastDeliveredAt: iso(meta.lastDeliveredAt),
-      nextAttempt: oldest ? iso(Math.max(oldest.nextAttempt, this.now())) : null,
+      lastErrorAt: meta.lastErrorAt,
+      lastDeliveredAt: meta.lastDeliveredAt,
+      nextAttempt: oldest ? Math.max(oldest.nextAttempt, this.now()) : null,
     };
   }
 

@@ -1,16 +1,15 @@
-import type { Clock, Timer } from '../clock.js';
-import { formatDuration, parseDuration } from '../config/units.js';
+import { iso, type Clock, type Timer } from '../clock.js';
+import { formatDuration } from '../config/units.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PauseInfo, PauseParams, PauseResult, ResumeParams } from '../protocol.js';
 import type { AuditActor, AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
-import { requireCamera } from './cameraName.js';
 import type { CameraSet } from './cameraSet.js';
 
 export type PauseReason = 'maintenance' | 'privacy';
 
-interface PauseRecord {
+/** A pause in the index: times are UTC milliseconds. */
+export interface PauseRecord {
   camera: string;
   reason: PauseReason;
   since: number;
@@ -19,21 +18,26 @@ interface PauseRecord {
   note: string | null;
 }
 
+/** What `pause` did to one camera: `mode` new, or how it changed a pause in place. */
+export interface PausedCamera {
+  camera: string;
+  reason: PauseReason;
+  until: number;
+  mode: 'new' | 'extended' | 'replaced';
+}
+
 export interface PausesOptions {
   index: IndexDb;
   cameras: CameraSet;
   names: readonly string[];
   maxDurationMs: number;
-  maxDurationText: string;
   audit: (input: AuditInput) => Promise<unknown>;
   log: Logger;
   clock: Clock;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 /**
- * Maintenance and privacy pauses (seed §4, DESIGN.md): deliberate, visible, bounded and
+ * Maintenance and privacy pauses (policy §4): deliberate, visible, bounded and
  * on the record. A pause suspends the camera's recorder, lives in the index so it
  * survives a restart, ends by itself at its end time, and every pause and resume —
  * manual or automatic — is an audit entry.
@@ -64,57 +68,49 @@ export class Pauses {
     this.timers.clear();
   }
 
-  async info(camera: string): Promise<PauseInfo | null> {
-    const r = await this.records.get(camera);
-    return r ? { reason: r.reason, until: iso(r.until), by: r.by, note: r.note } : null;
+  async info(camera: string): Promise<PauseRecord | undefined> {
+    return this.records.get(camera);
   }
 
-  private targets(params: { camera?: string | undefined; all?: boolean | undefined }): string[] {
-    if (params.all === true && params.camera !== undefined) throw new LibcamError('usage', 'give --camera C or --all, not both', { flag: '--all' });
-    if (params.all === true) return [...this.opts.names];
-    if (params.camera === undefined) throw new LibcamError('usage', 'which camera? give --camera C or --all', { flag: '--camera' });
-    requireCamera(this.opts.names, params.camera);
-    return [params.camera];
-  }
-
-  async pause(params: PauseParams, actor: AuditActor): Promise<PauseResult> {
-    const cameras = this.targets(params);
-    const ms = parseDuration(params.for);
-    if (ms === undefined || ms <= 0) throw new LibcamError('usage', `--for: "${params.for}" is not a duration (30s, 15m, 2h)`, { flag: '--for' });
+  /** Pauses `cameras` for `ms` (at most pause.maxDuration); a pause in place is extended or replaced. */
+  async pause(
+    cameras: readonly string[],
+    pause: { reason: PauseReason; ms: number; note: string | null },
+    actor: AuditActor,
+  ): Promise<PausedCamera[]> {
+    const { ms, reason } = pause;
     if (ms > this.opts.maxDurationMs) {
-      throw new LibcamError('invalid-input', `--for: ${params.for} is longer than pause.maxDuration (${this.opts.maxDurationText}); pause again when it ends if you must`, {
+      const limit = formatDuration(this.opts.maxDurationMs);
+      throw new LibcamError('invalid-input', `--for: ${formatDuration(ms)} is longer than pause.maxDuration (${limit}); pause again when it ends if you must`, {
         flag: '--for',
-        limit: this.opts.maxDurationText,
+        limit,
       });
     }
     const now = this.opts.clock.now();
-    const paused: PauseResult['paused'] = [];
+    const paused: PausedCamera[] = [];
     for (const camera of cameras) {
       const previous = await this.records.get(camera);
-      const mode = previous === undefined ? 'new' : previous.reason === params.reason ? 'extended' : 'replaced';
-      const record: PauseRecord = { camera, reason: params.reason, since: previous?.since ?? now, until: now + ms, by: actor.user, note: params.note ?? null };
+      const mode = previous === undefined ? 'new' : previous.reason === reason ? 'extended' : 'replaced';
+      const record: PauseRecord = { camera, reason, since: previous?.since ?? now, until: now + ms, by: actor.user, note: pause.note };
       await this.opts.index.db.batch([{ type: 'put', sublevel: this.records, key: camera, value: record }], { sync: true });
       await this.apply(record);
       await this.opts.audit({
         actor,
         action: 'pause',
         subject: camera,
-        details: { reason: params.reason, until: iso(record.until), for: formatDuration(ms), note: record.note, mode, previous: previous ? { reason: previous.reason, until: iso(previous.until) } : null },
+        details: { reason, until: iso(record.until), for: formatDuration(ms), note: record.note, mode, previous: previous ? { reason: previous.reason, until: iso(previous.until) } : null },
       });
-      this.opts.log.info({ camera, reason: params.reason, until: iso(record.until), mode }, 'paused');
-      paused.push({ camera, reason: params.reason, until: iso(record.until), mode });
+      this.opts.log.info({ camera, reason, until: iso(record.until), mode }, 'paused');
+      paused.push({ camera, reason, until: record.until, mode });
     }
-    return { paused };
+    return paused;
   }
 
-  async resume(params: ResumeParams, actor: AuditActor): Promise<{ resumed: string[] }> {
-    const cameras = this.targets(params);
+  /** Ends the pauses of `cameras` now; those that were not paused are left out of the answer. */
+  async resume(cameras: readonly string[], actor: AuditActor): Promise<string[]> {
     const resumed: string[] = [];
-    for (const camera of cameras) {
-      if (await this.end(camera, actor, false)) resumed.push(camera);
-      else if (params.all !== true) throw new LibcamError('invalid-input', `--camera: ${camera} is not paused`, { flag: '--camera' });
-    }
-    return { resumed };
+    for (const camera of cameras) if (await this.end(camera, actor, false)) resumed.push(camera);
+    return resumed;
   }
 
   private async apply(record: PauseRecord): Promise<void> {

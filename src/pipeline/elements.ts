@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { arch, homedir } from 'node:os';
 import { join } from 'node:path';
+import { LibcamError } from '../errors.js';
 import { collectSoon, createPipeline } from './gst.js';
 
 /**
@@ -124,4 +125,17 @@ export function inspectElements(env: NodeJS.ProcessEnv = process.env, command: s
       resolve(names);
     });
   });
+}
+
+/** The GStreamer check, as libcamd's start-up and `libcam doctor` both make it. */
+export async function gstreamerCheck(): Promise<{ ok: boolean; detail: string }> {
+  const missing = unavailableElements(DAEMON_ELEMENTS);
+  if (missing.length === 0) return { ok: true, detail: `all ${DAEMON_ELEMENTS.length} elements libcamd uses can be made (registry ${registryPath()})` };
+  return { ok: false, detail: describeMissing(missing, await blacklistedPlugins(), registryPath()) };
+}
+
+/** libcamd's start-up: refuse to run without the elements recording and stills need. */
+export async function requireElements(): Promise<void> {
+  const check = await gstreamerCheck();
+  if (!check.ok) throw new LibcamError('environment', check.detail);
 }

@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from '../log.js';
 import { redactUrls } from '../log.js';
-import type { CameraState, CameraStatus, GapCause } from '../protocol.js';
+import type { GapCause } from '../store/segments.js';
 import type { VideoCodec } from '../store/mp4.js';
 import type { GapEntry, SegmentStore } from '../store/segments.js';
-import { SUSPENSION_KINDS, type CameraRuntime, type Suspension, type SuspensionKind } from './runtime.js';
+import { SUSPENSION_KINDS, type CameraReport, type CameraRuntime, type CameraState, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { TransportMode } from '../config/types.js';
 import type { PipelinePlan, Transport } from './description.js';
@@ -124,13 +124,12 @@ export class Recorder implements CameraRuntime {
     this.transport = opts.transport === 'udp' ? 'udp' : 'tcp';
   }
 
-  status(): CameraStatus {
+  status(): CameraReport {
     return {
       name: this.name,
       state: this.state,
-      since: new Date(this.since).toISOString(),
-      lastSegmentEnd: this.lastSegmentEnd === null ? null : new Date(this.lastSegmentEnd).toISOString(),
-      pause: null,
+      since: this.since,
+      lastSegmentEnd: this.lastSegmentEnd,
       reason: this.reason,
       suspensions: this.suspendedBy().map(({ kind, reason }) => ({ kind, reason })),
       transport: this.opts.transport === undefined ? null : this.transport,

@@ -1,4 +1,21 @@
-import type { CameraStatus, GapCause } from '../protocol.js';
+import type { GapCause } from '../store/segments.js';
+
+export const CAMERA_STATES = ['recording', 'connecting', 'backoff', 'paused', 'disabled', 'error'] as const;
+export type CameraState = (typeof CAMERA_STATES)[number];
+
+/** How a camera is doing. Times are UTC milliseconds. */
+export interface CameraReport {
+  name: string;
+  state: CameraState;
+  since: number;
+  lastSegmentEnd: number | null;
+  /** Why the camera is in `error`, `backoff` or `paused`; null otherwise. */
+  reason: string | null;
+  /** Every reason the camera is kept from recording now, the one shown first. */
+  suspensions: { kind: SuspensionKind; reason: string }[];
+  /** RTSP cameras: how RTP comes now; null for others. */
+  transport: 'tcp' | 'udp' | null;
+}
 
 /**
  * Who stops a camera that has nothing wrong with it. Each owner adds and removes only its
@@ -20,7 +37,7 @@ export interface Suspension {
 /** What the daemon needs of one camera's recorder, whatever drives it. */
 export interface CameraRuntime {
   readonly name: string;
-  status(): CameraStatus;
+  status(): CameraReport;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Adds (or updates) one owner's reason not to record. */

@@ -61,7 +61,7 @@ export interface AuditVerdict {
 }
 
 /**
- * The audit trail (DESIGN.md): append-only entries in the index, each binding its
+ * The audit trail (docs/design.md): append-only entries in the index, each binding its
  * sequence number, time, actor, action, purpose, subject and details to the previous
  * entry's hash. Binding `seq` stops an entry being moved or re-sealed elsewhere; the head
  * (last seq and hash) kept beside the trail catches entries cut off the end.

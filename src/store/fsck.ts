@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
-import type { FsckProblem, FsckResult } from '../protocol.js';
 import type { Holds } from './holds.js';
+import { IDENTITY_FILE } from './identity.js';
 import type { SegmentEntry, SegmentStore } from './segments.js';
 
 const INCOMING = '.incoming';
@@ -42,15 +42,51 @@ async function sizesUnder(root: string): Promise<Map<string, number>> {
   return sizes;
 }
 
+/** One kind per invariant of docs/design.md it breaks. */
+export const FSCK_KINDS = [
+  'missing-file', // 1
+  'size-mismatch', // 1
+  'hash-mismatch', // 1 (--deep)
+  'unindexed-file', // 2
+  'interrupted-deletion', // 2
+  'overlap', // 4
+  'chain-break', // 5
+  'head-mismatch', // 6
+  'store-identity', // 7
+] as const;
+
+export interface FsckProblem {
+  kind: (typeof FSCK_KINDS)[number];
+  detail: string;
+  camera: string;
+  file: string;
+  /** What --repair did about it, or why it did not. */
+  repair?: string;
+  /** Whether --repair fixed it (absent without --repair): what the CLI's exit status follows. */
+  repaired?: boolean;
+}
+
+export interface FsckReport {
+  ok: boolean;
+  problems: FsckProblem[];
+  checked: { segments: number; files: number; deep: boolean };
+  repaired: boolean;
+}
+
 /** A problem seen in the first pass, before it is confirmed in the camera's queue. */
 type Suspect = { kind: 'entry'; entry: SegmentEntry } | { kind: 'file'; file: string; size: number };
 
 /**
- * Checks DESIGN.md's store invariants: (1) every entry names a file of the recorded size
- * (and, with `deep`, hash); (2) every file has an entry or is marked for deletion;
- * (3) held footage is never deleted, so `repair` never removes a held entry or file.
+ * Checks the store invariants of docs/design.md, each by its number there: (1) every entry
+ * names a file of the recorded size (and, with `deep`, hash); (2) every file has an entry
+ * or is marked for deletion; (3) held footage is never deleted, so `repair` never removes
+ * a held entry or file; (4) a camera's segments do not overlap; (5) each segment's `prev`
+ * is the hash of the segment before it, unless a recorded deletion or a file-lost gap lies
+ * between them; (6) the camera's head counts exactly its indexed segments and bytes;
+ * (7) the store folder is the one the index was made for.
  * Repair: entries whose file is gone become file-lost gaps; interrupted deletions are
- * completed; files with no entry are reported and left where they are.
+ * completed; a head that miscounts is counted again; anything else is reported and left
+ * for a person (evidence is never rewritten).
  *
  * Cameras record while fsck runs: a segment committed between the walk of the folders and
  * the read of the index looks missing or unindexed in that first pass. So every problem
@@ -58,7 +94,7 @@ type Suspect = { kind: 'entry'; entry: SegmentEntry } | { kind: 'file'; file: st
  * deletion of that camera can run meanwhile, and only what is still wrong there is
  * reported (or repaired).
  */
-export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }): Promise<FsckResult> {
+export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const indexed = new Set<string>();
   let segments = 0;
@@ -67,12 +103,22 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
     problems.push({ kind: 'interrupted-deletion', camera: marked.camera, file: marked.file, detail: 'marked for deletion by a prune that did not finish' });
     indexed.add(marked.file);
   }
+  const identity = await store.identityProblem();
+  if (identity) problems.push({ kind: 'store-identity', camera: '', file: IDENTITY_FILE, detail: identity });
   const onDisk = await sizesUnder(store.root);
   const suspects = new Map<string, Suspect[]>();
   const suspect = (camera: string, s: Suspect): void => void suspects.set(camera, [...(suspects.get(camera) ?? []), s]);
   for (const camera of await store.cameras()) {
-    for await (const s of store.segmentsOf(camera)) {
+    // The head and the entries as they were at one moment (taken in the camera's queue).
+    const { head, entries } = await store.snapshot(camera);
+    let previous: SegmentEntry | undefined;
+    let count = 0;
+    let bytes = 0;
+    const breaks: [SegmentEntry, SegmentEntry][] = [];
+    for await (const s of entries) {
       segments += 1;
+      count += 1;
+      bytes += s.bytes;
       indexed.add(s.file);
       const size = onDisk.get(s.file);
       if (size !== s.bytes) suspect(camera, { kind: 'entry', entry: s });
@@ -80,6 +126,18 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
         const sha = createHash('sha256').update(await readFile(join(store.root, s.file))).digest('hex');
         if (sha !== s.sha256) problems.push({ kind: 'hash-mismatch', camera, file: s.file, detail: `SHA-256 ${sha} on disk, ${s.sha256} in the index` });
       }
+      if (previous && s.start < previous.end) {
+        problems.push({ kind: 'overlap', camera, file: s.file, detail: `starts ${previous.end - s.start} ms before the segment before it (${previous.file}) ends` });
+      }
+      if (previous && s.prev !== previous.sha256) breaks.push([previous, s]);
+      previous = s;
+    }
+    if (head && (head.segments !== count || head.bytes !== bytes)) {
+      problems.push({ kind: 'head-mismatch', camera, file: '', detail: `the head counts ${head.segments} segments and ${head.bytes} bytes; the index holds ${count} and ${bytes}` });
+    }
+    for (const [a, b] of breaks) {
+      if (await store.deletedBetween(camera, a.end, b.start)) continue; // a prune or a repair took what linked them
+      problems.push({ kind: 'chain-break', camera, file: b.file, detail: `its prev (${b.prev ?? 'none'}) is not the SHA-256 of ${a.file} before it, and nothing recorded was deleted between them` });
     }
   }
   for (const [file, size] of onDisk) if (!indexed.has(file)) suspect(file.split('/')[0] ?? '', { kind: 'file', file, size });
@@ -100,6 +158,10 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
         const outcome = await store.forgetIfLost(p.camera, Number(basename(p.file, '.mp4')), (e) => holds.covers(e.camera, e.start, e.end));
         p.repair = REPAIRS[outcome];
         p.repaired = outcome === 'forgotten' || outcome === 'present';
+      } else if (p.kind === 'head-mismatch') {
+        await store.recountHead(p.camera);
+        p.repair = 'counted again from the index';
+        p.repaired = true;
       } else {
         p.repair = 'left alone: needs a person to look (evidence is never rewritten or deleted by repair)';
         p.repaired = false;

@@ -16,7 +16,7 @@ export interface Hold {
 }
 
 /**
- * Holds in the index (DESIGN.md invariant 3). Incidents place and release them.
+ * Holds in the index (docs/design.md, invariant 3). Incidents place and release them.
  *
  * A hold is written in its camera's queue, the queue every deletion of that camera runs
  * in and reads the holds afresh in: a hold placed while a prune runs is seen by every

@@ -44,7 +44,7 @@ export async function storeIdentityProblem(index: IndexDb, storePath: string): P
 }
 
 /**
- * Binds the store directory to the index (DESIGN.md, issue: store identity). The first
+ * Binds the store directory to the index (docs/design.md, invariant 7). The first
  * start writes the same id into `<store>/.libcam-store.json` and the index. Later starts
  * refuse to record when the store has no identity file (its disk is not mounted: the
  * folder is the empty mount point on the root filesystem) or another one (a different

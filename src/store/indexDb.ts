@@ -6,7 +6,7 @@ import { LibcamError } from '../errors.js';
 export const INDEX_FORMAT = 1;
 
 /**
- * The LevelDB index at `index.path` (DESIGN.md): one sublevel per kind of record,
+ * The LevelDB index at `index.path` (docs/design.md, The store): one sublevel per kind of record,
  * keys that sort by time. LevelDB's own LOCK file keeps a second process out.
  */
 export class IndexDb {

@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { statfs } from 'node:fs/promises';
-import { parseDuration, parseSize } from '../config/units.js';
-import type { Config } from '../config/types.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { PruneResult, ReceiptInfo } from '../protocol.js';
 import type { AuditActor, AuditInput } from './audit.js';
 import type { Holds } from './holds.js';
 import type { IndexDb } from './indexDb.js';
@@ -49,24 +46,30 @@ export function receiptFrom(at: number, parts: ReceiptPart[], byReason: PruneRec
   return { at, deleted: { segments, bytes }, byReason, cameras: [...cameras.values()], sha256: fingerprint.digest('hex'), interrupted };
 }
 
-interface Limits {
+/** What retention keeps, resolved from the configuration by the daemon. */
+export interface RetentionLimits {
+  /** How long a camera's footage is kept (its own maxAge, else the store's). */
   maxAgeMs: (camera: string) => number;
-  maxBytes: number | undefined;
+  maxBytes?: number | undefined;
   minFreeBytes: number;
 }
 
-function limitsOf(config: Config): Limits {
-  const global = parseDuration(config.retention.maxAge) ?? Infinity;
-  const perCamera = new Map(config.cameras.map((c) => [c.name, c.retention?.maxAge === undefined ? global : (parseDuration(c.retention.maxAge) ?? global)]));
-  return {
-    maxAgeMs: (camera) => perCamera.get(camera) ?? global,
-    maxBytes: config.retention.maxBytes === undefined ? undefined : parseSize(config.retention.maxBytes),
-    minFreeBytes: parseSize(config.retention.minFreeBytes) ?? 0,
-  };
+/** What a prune did (or, dry, would do). Times are UTC milliseconds. */
+export interface PruneOutcome {
+  deleted: { segments: number; bytes: number };
+  /** Segments retention would have deleted but a hold keeps, or a reader is using now. */
+  kept: { held: number; inUse: number };
+  dryRun: boolean;
+  byReason: { age: number; size: number; reserve: number };
+  cameras: { camera: string; segments: number; bytes: number; from: number; to: number }[];
+  /** The receipt's fingerprint. */
+  receiptSha256: string;
 }
 
 export interface PrunerOptions {
-  config: Config;
+  limits: RetentionLimits;
+  /** The store's folder: its filesystem's free space is what minFreeBytes keeps. */
+  storePath: string;
   store: SegmentStore;
   holds: Holds;
   index: IndexDb;
@@ -79,7 +82,7 @@ export interface PrunerOptions {
 }
 
 /**
- * Retention (DESIGN.md): deletes the oldest segments that no hold covers until every
+ * Retention (docs/design.md, lifecycle step 4): deletes the oldest segments that no hold covers until every
  * limit holds — each camera's maxAge, the store's maxBytes, the minFreeBytes reserve on
  * its filesystem — and writes a receipt of what it deleted. One prune at a time.
  */
@@ -99,11 +102,11 @@ export class Pruner {
 
   private async freeBytes(): Promise<number> {
     if (this.opts.freeBytes) return this.opts.freeBytes();
-    const fs = await statfs(this.opts.config.store.path);
+    const fs = await statfs(this.opts.storePath);
     return fs.bavail * fs.bsize;
   }
 
-  prune(dryRun: boolean, actor?: AuditActor): Promise<PruneResult> {
+  prune(dryRun: boolean, actor?: AuditActor): Promise<PruneOutcome> {
     return this.exclusive('prune', async () => {
       const result = await this.run(dryRun);
       if (!dryRun && result.deleted.segments > 0) {
@@ -130,9 +133,8 @@ export class Pruner {
     }
   }
 
-  private async run(dryRun: boolean): Promise<PruneResult> {
-    const { store, holds, log } = this.opts;
-    const limits = limitsOf(this.opts.config);
+  private async run(dryRun: boolean): Promise<PruneOutcome> {
+    const { store, holds, log, limits } = this.opts;
     const now = this.now();
     const isHeld = await holds.snapshot();
     const cameras = await store.cameras();
@@ -217,7 +219,7 @@ export class Pruner {
       kept: { held, inUse },
       dryRun,
       byReason,
-      cameras: receipt.cameras.map((c) => ({ ...c, from: new Date(c.from).toISOString(), to: new Date(c.to).toISOString() })),
+      cameras: receipt.cameras,
       receiptSha256: receipt.sha256,
     };
   }
@@ -252,20 +254,5 @@ export class Pruner {
     }
     const cut = [...partsByPrune].map(([at, parts]) => receiptFrom(at, parts, null, true));
     return [...finished.values(), ...cut].sort((a, b) => a.at - b.at);
-  }
-
-  /** Receipts as the socket shows them: ISO times. */
-  async receiptInfos(since: string | undefined): Promise<ReceiptInfo[]> {
-    const from = since === undefined ? 0 : Date.parse(since);
-    if (!Number.isFinite(from)) throw new LibcamError('usage', `--since: "${since ?? ''}" is not an ISO 8601 time`, { field: 'since' });
-    const iso = (ms: number): string => new Date(ms).toISOString();
-    return (await this.listReceipts(from)).map((r) => ({
-      at: iso(r.at),
-      interrupted: r.interrupted,
-      deleted: r.deleted,
-      byReason: r.byReason,
-      cameras: r.cameras.map((c) => ({ ...c, from: iso(c.from), to: iso(c.to) })),
-      sha256: r.sha256,
-    }));
   }
 }

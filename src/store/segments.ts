@@ -3,11 +3,15 @@ import { open, readdir, readFile, rename, rmdir, stat, truncate, unlink } from '
 import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { GapCause } from '../protocol.js';
 import { fsyncPath, mkdirDurable } from './fsync.js';
+import { storeIdentityProblem } from './identity.js';
 import type { IndexDb } from './indexDb.js';
 import { scanMp4Buffer, videoCodecOf, type VideoCodec } from './mp4.js';
 
+
+/** Why there is no footage of a camera for a while (a gap in the index). */
+export const GAP_CAUSES = ['camera-lost', 'paused-maintenance', 'paused-privacy', 'disk-full', 'daemon-down', 'file-lost'] as const;
+export type GapCause = (typeof GAP_CAUSES)[number];
 
 /** One recorded file: times are UTC milliseconds; `prev` chains it to the camera's previous segment. */
 export interface SegmentEntry {
@@ -83,7 +87,7 @@ export const segKey = (camera: string, start: number): string => `${camera}!${pa
 const INCOMING = '.incoming';
 
 /**
- * The store of segment files and their index entries (DESIGN.md, Store). A segment is
+ * The store of segment files and their index entries (docs/design.md, Lifecycle of a segment). A segment is
  * hashed, fsynced, renamed into `<camera>/<YYYY>/<MM>/<DD>/<startMs>.mp4`, its folder
  * fsynced, and only then indexed, in one batch written with `sync: true` that also moves
  * the camera's chain head. Work for one camera is serialised so the chain stays in order.
@@ -468,6 +472,45 @@ export class SegmentStore {
       await batch.write({ sync: true });
       return 'forgotten';
     });
+  }
+
+  /**
+   * The camera's head and an iterator over its entries, both as they are at one moment:
+   * taken in the camera's queue (no commit or deletion between them), and the iterator
+   * reads a snapshot of the index however long it is walked.
+   */
+  snapshot(camera: string): Promise<{ head: ChainHead | undefined; entries: AsyncIterable<SegmentEntry> }> {
+    return this.enqueue(camera, async () => {
+      const head = await this.head.get(camera);
+      return { head, entries: this.seg.values({ gt: `${camera}!`, lt: `${camera}!~` }) };
+    });
+  }
+
+  /** Whether a prune round or a file-lost gap of the camera lies within (from, to): footage that was there and went. */
+  async deletedBetween(camera: string, from: number, to: number): Promise<boolean> {
+    for await (const p of this.parts.values()) if (p.camera === camera && p.from < to && p.to > from) return true;
+    for await (const g of this.gap.values({ gt: `${camera}!`, lt: segKey(camera, to) })) if (g.cause === 'file-lost' && (g.end ?? Infinity) > from) return true;
+    return false;
+  }
+
+  /** fsck --repair: counts the camera's segments and bytes again into its head (the hash stays). */
+  recountHead(camera: string): Promise<void> {
+    return this.enqueue(camera, async () => {
+      const head = await this.head.get(camera);
+      if (!head) return;
+      let segments = 0;
+      let bytes = 0;
+      for await (const s of this.seg.values({ gt: `${camera}!`, lt: `${camera}!~` })) {
+        segments += 1;
+        bytes += s.bytes;
+      }
+      await this.index.db.batch([{ type: 'put', sublevel: this.head, key: camera, value: { ...head, segments, bytes } }], { sync: true });
+    });
+  }
+
+  /** What is wrong with the store folder's identity, if anything (invariant 7). */
+  identityProblem(): Promise<string | undefined> {
+    return storeIdentityProblem(this.index, this.root);
   }
 
   async chainHead(camera: string): Promise<ChainHead | undefined> {

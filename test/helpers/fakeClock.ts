@@ -1,10 +1,11 @@
-import { setImmediate as tick } from 'node:timers/promises';
+import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, Timer } from '../../src/clock.js';
 
 /**
  * A clock the test moves: `now` is whatever the test says, and timers fire only when
- * `advance` passes their time, in order, each followed by a few turns of the event loop so
- * the promise chains it starts (index writes, audit entries) can settle.
+ * `advance` passes their time, in order, each followed by a moment of real time so the
+ * work it starts (index writes through libuv's pool, audit entries) finishes and sets its
+ * next timer before fake time moves on.
  */
 export class FakeClock implements Clock {
   private timers: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
@@ -48,7 +49,9 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A few turns of the event loop: enough for chains of awaited index writes to finish. */
-export async function settle(turns = 20): Promise<void> {
+/** Turns of the event loop and a few real milliseconds: enough for chains of awaited index writes to finish. */
+export async function settle(turns = 10): Promise<void> {
+  for (let i = 0; i < turns; i++) await tick();
+  await sleep(3);
   for (let i = 0; i < turns; i++) await tick();
 }

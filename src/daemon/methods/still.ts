@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Clock } from '../clock.js';
-import { LibcamError } from '../errors.js';
-import { grabStill, type Still } from '../pipeline/still.js';
-import type { StillParams, StillResult } from '../protocol.js';
-import type { AuditActor, AuditEntry, AuditInput } from '../store/audit.js';
-import type { GapEntry, SegmentEntry, SegmentStore } from '../store/segments.js';
-import { requireCamera } from './cameraName.js';
-import type { CameraSet } from './cameraSet.js';
-import type { Outbox } from './outbox.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
+import { iso, type Clock } from '../../clock.js';
+import { LibcamError } from '../../errors.js';
+import { grabStill, type Still } from '../../pipeline/still.js';
+import type { StillParams, StillResult } from '../../protocol.js';
+import { auditActor, type AuditActor, type AuditEntry, type AuditInput } from '../../store/audit.js';
+import type { GapEntry, SegmentEntry, SegmentStore } from '../../store/segments.js';
+import type { CameraSet } from '../cameraSet.js';
+import type { Handlers } from '../dispatcher.js';
+import type { Outbox } from '../outbox.js';
+import { requireCamera, type MethodDeps } from './context.js';
 
 /** A requested time at most this far ahead of the clock is "now", not the future. */
 const CLOCK_SLACK_MS = 1000;
@@ -26,7 +25,7 @@ export interface StillsOptions {
 
 /**
  * `libcam still`: one JPEG from recorded footage (an access to archival data: audited and
- * notified to the Director, seed §3 and §5) or from what the camera is sending now (live:
+ * notified to the Director, policy §3 and §5) or from what the camera is sending now (live:
  * audited). Stills are taken one at a time, so a burst of requests cannot take every
  * decoder thread from the recorders.
  */
@@ -195,4 +194,10 @@ function directorText(a: { actor: AuditActor; camera: string; frameAt: number; p
     '',
     'This message was sent automatically by libcamd.',
   ].join('\n');
+}
+
+/** `libcam still`. */
+export function stillMethods(d: MethodDeps): Pick<Handlers, 'still'> {
+  const stills = new Stills({ store: d.store, cameras: d.cameras, names: d.names, audit: d.audit, outbox: d.outbox, clock: d.clock });
+  return { still: (p, ctx) => stills.take(p, auditActor(ctx.actor, p.requestedBy.trim())) };
 }

@@ -1,44 +1,28 @@
 import { stat, statfs } from 'node:fs/promises';
-import type { Config } from '../config/types.js';
-import { formatBytes, parseSize } from '../config/units.js';
-import { LibcamError } from '../errors.js';
-import { DAEMON_ELEMENTS, blacklistedPlugins, describeMissing, registryPath, unavailableElements } from '../pipeline/elements.js';
-import type { DoctorCheck, DoctorResult, NotifyStatus } from '../protocol.js';
-import { storeIdentityProblem } from '../store/identity.js';
-import { INDEX_FORMAT, type IndexDb } from '../store/indexDb.js';
-import type { CameraSet } from './cameraSet.js';
-import { clockSynchronised } from './libc.js';
-
-/** The GStreamer check, as start-up and doctor both make it. */
-export async function gstreamerCheck(): Promise<DoctorCheck> {
-  const missing = unavailableElements(DAEMON_ELEMENTS);
-  if (missing.length === 0) return { name: 'gstreamer', ok: true, detail: `all ${DAEMON_ELEMENTS.length} elements libcamd uses can be made (registry ${registryPath()})` };
-  return { name: 'gstreamer', ok: false, detail: describeMissing(missing, await blacklistedPlugins(), registryPath()) };
-}
-
-/** Start-up: refuse to run without the elements recording and stills need. */
-export async function requireElements(): Promise<void> {
-  const check = await gstreamerCheck();
-  if (!check.ok) throw new LibcamError('environment', check.detail, { check: check.name });
-}
-
-export interface DoctorDeps {
-  config: Config;
-  index: IndexDb;
-  cameras: CameraSet;
-  notify: () => Promise<NotifyStatus>;
-}
+import { iso } from '../../clock.js';
+import { formatBytes } from '../../config/units.js';
+import { gstreamerCheck } from '../../pipeline/elements.js';
+import type { DoctorCheck, DoctorResult } from '../../protocol.js';
+import { storeIdentityProblem } from '../../store/identity.js';
+import { INDEX_FORMAT } from '../../store/indexDb.js';
+import type { Handlers } from '../dispatcher.js';
+import { clockSynchronised } from '../libc.js';
+import type { MethodDeps } from './context.js';
 
 const check = (name: string, ok: boolean, detail: string): DoctorCheck => ({ name, ok, detail });
 
 /** `libcam doctor`: this box, one line each, ok or what to do. */
-export async function doctor(deps: DoctorDeps): Promise<DoctorResult> {
+export function doctorMethods(d: MethodDeps): Pick<Handlers, 'doctor'> {
+  return { doctor: () => doctor(d) };
+}
+
+async function doctor(deps: MethodDeps): Promise<DoctorResult> {
   const { config } = deps;
-  const checks: DoctorCheck[] = [await gstreamerCheck()];
+  const checks: DoctorCheck[] = [{ name: 'gstreamer', ...(await gstreamerCheck()) }];
 
   const fs = await statfs(config.store.path);
   const free = fs.bavail * fs.bsize;
-  const reserve = parseSize(config.retention.minFreeBytes) ?? 0;
+  const reserve = config.retention.minFreeBytes;
   checks.push(
     check(
       'store disk',
@@ -60,7 +44,7 @@ export async function doctor(deps: DoctorDeps): Promise<DoctorResult> {
     ),
   );
 
-  const notify = await deps.notify();
+  const notify = await deps.outbox.status();
   checks.push(
     notify.to === null
       ? check('notify', false, 'notify is not configured: the Library Director is not e-mailed when footage is accessed (policy §3); set notify.director and notify.smtp')
@@ -77,7 +61,7 @@ export async function doctor(deps: DoctorDeps): Promise<DoctorResult> {
       'clock',
       synced,
       synced
-        ? `synchronised (${new Date().toISOString()})`
+        ? `synchronised (${iso(deps.clock.now())})`
         : 'not synchronised: every timestamp is evidence; enable an NTP client (systemctl enable --now systemd-timesyncd, or install chrony)',
     ),
   );

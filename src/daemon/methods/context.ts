@@ -1,0 +1,54 @@
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config/types.js';
+import { LibcamError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { AuditEntry, AuditInput, AuditTrail } from '../../store/audit.js';
+import type { Holds } from '../../store/holds.js';
+import type { IndexDb } from '../../store/indexDb.js';
+import type { Pruner } from '../../store/retention.js';
+import type { SegmentStore } from '../../store/segments.js';
+import type { CameraSet } from '../cameraSet.js';
+import type { Outbox } from '../outbox.js';
+import type { Pauses } from '../pauses.js';
+
+/**
+ * What the socket's methods work with: the daemon's components, built and started by the
+ * composition root (daemon.ts). Each module under methods/ takes these and returns its
+ * handlers, converting the components' values (UTC milliseconds) to the wire's (ISO 8601)
+ * as it answers.
+ */
+export interface MethodDeps {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  index: IndexDb;
+  store: SegmentStore;
+  holds: Holds;
+  pruner: Pruner;
+  trail: AuditTrail;
+  audit: (input: AuditInput) => Promise<AuditEntry>;
+  cameras: CameraSet;
+  pauses: Pauses;
+  outbox: Outbox;
+  /** The configured camera names, in configuration order. */
+  names: readonly string[];
+  startedAt: number;
+}
+
+/** A time the CLI sent (ISO 8601), in UTC milliseconds; a usage error naming the flag otherwise. */
+export function timeParam(value: string, flag: string): number {
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new LibcamError('usage', `${flag}: "${value}" is not an ISO 8601 time`, { flag, value });
+  return ms;
+}
+
+/** Refuses a camera name that is not configured, naming the flag and the cameras there are. */
+export function requireCamera(cameras: readonly string[], name: string): void {
+  if (!cameras.includes(name)) {
+    throw new LibcamError('invalid-input', `--camera: no camera named "${name}"; configured: ${cameras.join(', ') || 'none'}`, {
+      flag: '--camera',
+      value: name,
+      cameras,
+    });
+  }
+}

@@ -1,0 +1,43 @@
+import { statfs } from 'node:fs/promises';
+import { iso } from '../../clock.js';
+import type { CameraReport } from '../../pipeline/runtime.js';
+import type { CameraStatus, NotifyStatus } from '../../protocol.js';
+import { VERSION } from '../../version.js';
+import type { Handlers } from '../dispatcher.js';
+import type { OutboxStatus } from '../outbox.js';
+import type { PauseRecord } from '../pauses.js';
+import type { MethodDeps } from './context.js';
+
+export function cameraStatus(c: CameraReport, pause: PauseRecord | undefined): CameraStatus {
+  return {
+    name: c.name,
+    state: c.state,
+    since: iso(c.since),
+    lastSegmentEnd: c.lastSegmentEnd === null ? null : iso(c.lastSegmentEnd),
+    pause: pause ? { reason: pause.reason, until: iso(pause.until), by: pause.by, note: pause.note } : null,
+    reason: c.reason,
+    suspensions: c.suspensions,
+    transport: c.transport,
+  };
+}
+
+export function notifyStatus(s: OutboxStatus): NotifyStatus {
+  const at = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+  return { ...s, lastErrorAt: at(s.lastErrorAt), lastDeliveredAt: at(s.lastDeliveredAt), nextAttempt: at(s.nextAttempt) };
+}
+
+/** `libcam status`: version, uptime, store use, every camera, the Director's outbox. */
+export function statusMethods(d: MethodDeps): Pick<Handlers, 'status'> {
+  return {
+    status: async () => {
+      const fs = await statfs(d.config.store.path);
+      return {
+        version: VERSION,
+        uptimeS: Math.floor((d.clock.now() - d.startedAt) / 1000),
+        store: { path: d.config.store.path, bytes: await d.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
+        cameras: await Promise.all(d.cameras.status().map(async (c) => cameraStatus(c, await d.pauses.info(c.name)))),
+        notify: notifyStatus(await d.outbox.status()),
+      };
+    },
+  };
+}

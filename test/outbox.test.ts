@@ -1,0 +1,68 @@
+import pino from 'pino';
+import t from 'tap';
+import type { NotifyConfig } from '../src/config/types.js';
+import { Outbox, type Send } from '../src/daemon/outbox.js';
+import type { AuditInput } from '../src/store/audit.js';
+import { shortDir } from './helpers/daemon.js';
+import { FakeClock, settle } from './helpers/fakeClock.js';
+import { openStore } from './helpers/seed.js';
+
+// The Director outbox's retry schedule over hours, in one process with a clock the test
+// moves and a relay that refuses until told otherwise (test/notify.test.ts does the same
+// against a real SMTP server in real time).
+const notify: NotifyConfig = {
+  director: { email: 'director@library.example' },
+  smtp: { host: '127.0.0.1', port: 25, from: 'libcam@library.example', secure: false },
+  retry: { firstMs: 30_000, maxMs: 30 * 60_000 },
+};
+
+t.test('a relay that is down: retried after 30 s, doubling to 30 min, the wait kept across a restart, delivered once', async (t) => {
+  const { index, close } = await openStore(shortDir(t));
+  t.teardown(close);
+  const clock = new FakeClock();
+  const attempts: number[] = [];
+  let relayUp = false;
+  const delivered: string[] = [];
+  const send: Send = (m) => {
+    attempts.push(clock.now());
+    if (!relayUp) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:25'));
+    delivered.push(m.messageId);
+    return Promise.resolve();
+  };
+  const audited: AuditInput[] = [];
+  const make = () => new Outbox({ index, notify, log: pino({ level: 'silent' }), audit: (a) => Promise.resolve(audited.push(a)), send, clock });
+  let outbox = make();
+  await outbox.start();
+  const start = clock.now();
+  await outbox.enqueue('footage accessed', 'a still of lobby');
+  await settle();
+  await clock.advance(0);
+  t.equal(attempts.length, 1, 'tried at once');
+
+  // 30 s, 60 s, 120 s ... each wait doubling, never over 30 minutes.
+  await clock.advance(3 * 3_600_000);
+  const waits = attempts.slice(1).map((at, i) => (at - (attempts[i] ?? at)) / 1000);
+  t.same(waits.slice(0, 6), [30, 60, 120, 240, 480, 960], 'the first waits double from retry.first');
+  t.ok(waits.slice(6).every((w) => w === 1800), 'then stay at retry.max (30 min)');
+  const status = await outbox.status();
+  t.match(status, { pending: 1, lastError: /ECONNREFUSED/ }, 'status says what is pending and why');
+  t.ok((status.nextAttempt ?? 0) > clock.now(), 'and when the next try is');
+
+  // A restart in the middle of a wait: the stored next attempt holds, no hammering at start.
+  const before = attempts.length;
+  await outbox.stop();
+  clock.set(clock.now() + 60_000);
+  outbox = make();
+  await outbox.start();
+  await clock.advance(0);
+  t.equal(attempts.length, before, 'no attempt at start-up before the stored time');
+  relayUp = true;
+  await clock.advance(30 * 60_000);
+  t.equal(delivered.length, 1, 'delivered once the relay is back');
+  await clock.advance(3 * 3_600_000);
+  t.equal(delivered.length, 1, 'and only once');
+  t.match(await outbox.status(), { pending: 0, delivered: 1, nextAttempt: null });
+  t.same(audited.map((a) => a.action), ['notify.delivered'], 'the delivery is audited');
+  t.ok(clock.now() - start > 6 * 3_600_000, 'six hours of outage passed in this test');
+  await outbox.stop();
+});
