@@ -63,3 +63,45 @@ t.test('a wall-clock step during a run is reported once, and segment times follo
     'segments stay back to back on the pipeline clock: no hour-long hole, no overlap',
   );
 });
+
+t.test('a part that opens a fraction of a millisecond before the last one closed is not a clock step', async (t) => {
+  // splitmuxsink reports the next part's running time from its own clock reading: it can
+  // come out just before the previous part's end. Seen under load: false clock.step entries.
+  const { store, close } = await openStore(shortDir(t));
+  t.teardown(close);
+  const clock = new FakeClock(Date.parse('2026-11-28T10:00:00Z'));
+  const pipelines: FakePipeline[] = [];
+  const steps: ClockStep[] = [];
+  const recorder = new Recorder({
+    name: 'lobby',
+    segmentSeconds: 2,
+    store,
+    log: pino({ level: 'silent' }),
+    clock,
+    plan: () => Promise.resolve({ description: 'fake', properties: {}, eosReachesSink: true }),
+    createPipeline: () => {
+      const p = new FakePipeline();
+      pipelines.push(p);
+      return p;
+    },
+    onClockStep: (step) => steps.push(step),
+  });
+  t.teardown(() => recorder.stop());
+  await recorder.start();
+  for (const deadline = Date.now() + 5000; pipelines.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  const pipeline = pipelines[0];
+  if (!pipeline) throw new Error('the recorder built no pipeline');
+  const file = (i: number): string => join(store.incomingDir('lobby'), `j${i}.mp4`);
+  pipeline.opened(file(0), 0);
+  clock.set(clock.now() + 2000);
+  pipeline.closed(file(0), 2.0004);
+  await new Promise((r) => setTimeout(r, 200)); // the close is indexed before the next part opens
+  pipeline.opened(file(1), 2.0001);
+  clock.set(clock.now() + 2000);
+  pipeline.closed(file(1), 4);
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(steps, [], 'no clock step on record');
+  const { segments } = await store.range('lobby', 0, clock.now() + 10_000);
+  t.equal(segments.length, 2);
+  t.ok((segments[1]?.start ?? 0) >= (segments[0]?.end ?? Infinity), 'and still no overlap');
+});

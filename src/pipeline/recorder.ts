@@ -76,6 +76,8 @@ export function classifyError(message: BusMessage): Failure {
 /** Clock steps larger than this between the anchored segment time and the wall clock are logged. */
 const CLOCK_STEP_MS = 5000;
 const EOS_WAIT_MS = 5000;
+/** A new part this far before the last segment's end is the wall clock stepping back, not jitter. */
+const BEHIND_STEP_MS = 1000;
 /** While waiting to retry, how often to check whether a camera that went away is back. */
 const PROBE_INTERVAL_MS = 1000;
 
@@ -342,10 +344,15 @@ export class Recorder implements CameraRuntime {
     if (location === undefined || rt === undefined) return;
     let start = this.anchor + rt;
     if (this.lastSegmentEnd !== null && start < this.lastSegmentEnd) {
-      // The wall clock went back since the last segment: never write overlapping footage.
-      this.log.warn({ behindMs: Math.round(this.lastSegmentEnd - start) }, 'wall clock is behind the last segment; shifting this run forward');
-      this.noteClockStep(run, { kind: 'behind-last-segment', driftMs: Math.round(start - this.lastSegmentEnd) });
-      this.anchor += this.lastSegmentEnd - start;
+      // Never write overlapping footage: this run moves forward. A part may open a fraction
+      // of a millisecond before the last one closed (splitmuxsink's two running times); only
+      // a real step of the wall clock goes on record.
+      const behind = this.lastSegmentEnd - start;
+      if (behind >= BEHIND_STEP_MS) {
+        this.log.warn({ behindMs: Math.round(behind) }, 'wall clock is behind the last segment; shifting this run forward');
+        this.noteClockStep(run, { kind: 'behind-last-segment', driftMs: -Math.round(behind) });
+      }
+      this.anchor += behind;
       start = this.lastSegmentEnd;
     }
     this.openStarts.set(location, start);
