@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'not-found', // the thing named does not exist
   'conflict', // the operation clashes with current state (store in use, socket taken)
   'too-large', // a request line over the limit
+  'busy', // the daemon is answering as many requests or connections as it takes: try again shortly
   'unavailable', // the daemon cannot be reached
   'io', // the filesystem or a device failed
   'environment', // this machine lacks something libcam needs (a GStreamer element, a package)
@@ -54,6 +55,7 @@ export function exitStatusFor(code: ErrorCode): 1 | 2 | 3 {
     case 'unavailable':
       return 3;
     case 'conflict':
+    case 'busy':
     case 'io':
     case 'environment':
     case 'internal':

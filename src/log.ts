@@ -26,12 +26,28 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
   return pino(options, pretty({ destination, colorize: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o', ignore: 'pid,hostname,name,audit', singleLine: true, sync: true }));
 }
 
-/** A camera URL fit for logs, status and errors: any `user:pass@` is removed. */
+/** Query parameters that carry secrets in camera URLs (`?user=admin&password=…`). */
+export const SECRET_QUERY = /^(pass(word|wd)?|pwd|pw|token|key|secret|auth)$/i;
+
+/**
+ * A camera URL fit for logs, status and errors: read with a URL parser, its user and
+ * password are removed and secret query parameters blanked. What does not parse as a URL
+ * loses everything up to an `@` after the scheme.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i, '$1');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i, '$1');
+  }
+  parsed.username = '';
+  parsed.password = '';
+  for (const key of [...parsed.searchParams.keys()]) if (SECRET_QUERY.test(key)) parsed.searchParams.set(key, 'redacted');
+  return parsed.toString();
 }
 
-/** Any URLs inside free text (GStreamer error details, say) with their `user:pass@` removed. */
+/** Any URLs inside free text (GStreamer error details, say), each redacted as redactUrl does. */
 export function redactUrls(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/gi, '$1');
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (url) => redactUrl(url));
 }

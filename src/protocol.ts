@@ -10,20 +10,31 @@ import type { CameraState } from './pipeline/runtime.js';
 import { PURPOSES, type Purpose } from './purposes.js';
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+/** The longest request id that is echoed back. */
+export const MAX_ID_LENGTH = 64;
 
 export { CAMERA_STATES, type CameraState } from './pipeline/runtime.js';
 
-/** Who is asking: the OS account running `libcam`, as the CLI reports it. */
-export interface Actor {
+/**
+ * Who is asking: the account of the process at the other end of the socket, as the
+ * kernel reports it (SO_PEERCRED) and libcamd names it. Never taken from the request.
+ */
+export interface Caller {
   user: string;
   uid: number;
+  gid: number;
+  pid: number;
 }
 
 export interface Request {
   id: string | number;
   method: string;
   params?: Record<string, unknown>;
-  actor?: Actor;
+  /**
+   * Older clients sent who they said they were. It is accepted and ignored (logged when it
+   * disagrees with the kernel): the audit trail records the kernel's account.
+   */
+  actor?: unknown;
 }
 
 export type ReplyId = string | number | null;
@@ -243,8 +254,21 @@ const noParams = { type: 'object', additionalProperties: false, properties: {} }
 
 /** Params schemas, all with `additionalProperties: false`. */
 const isoTime = { type: 'string', minLength: 1, maxLength: 40 } as const;
+/**
+ * Free text a person types (notes, reasons, names): no control characters (\p{Cc}: tabs,
+ * newlines, escape sequences), which would forge lines in logs, mails and tables.
+ */
+export const NO_CONTROL_CHARACTERS = '^[^\\p{Cc}]*$';
+/** The same, and not blank. */
+export const NOT_BLANK_TEXT = '^(?=[^\\p{Cc}]*\\S)[^\\p{Cc}]*$';
+const freeText = (maxLength: number) => ({ type: 'string', maxLength, pattern: NO_CONTROL_CHARACTERS }) as const;
+/** Wording for the patterns above, in place of ajv's "must match pattern ...". */
+export const PARAM_PATTERN_HINTS: Record<string, string> = {
+  [NO_CONTROL_CHARACTERS]: 'must not contain control characters (newlines, tabs, escapes)',
+  [NOT_BLANK_TEXT]: 'must not be blank or contain control characters (newlines, tabs, escapes)',
+};
 /** The person who asked for an access (policy §3): a name, stored with the OS account. */
-const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } as const;
+const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK_TEXT } as const;
 
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   status: noParams,
@@ -273,7 +297,7 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
       all: { type: 'boolean' },
       reason: { enum: ['maintenance', 'privacy'] },
       for: { type: 'string', minLength: 1, maxLength: 32 },
-      note: { type: 'string', maxLength: 500 },
+      note: freeText(500),
     },
   },
   resume: {
@@ -286,7 +310,7 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     type: 'object',
     additionalProperties: false,
     required: ['camera', 'from', 'to', 'reason'],
-    properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime, reason: { type: 'string', minLength: 1, maxLength: 500 } },
+    properties: { camera: { type: 'string', minLength: 1, maxLength: 64 }, from: isoTime, to: isoTime, reason: { ...freeText(500), minLength: 1, pattern: NOT_BLANK_TEXT } },
   },
   'holds.release': {
     type: 'object',
@@ -324,14 +348,15 @@ export const REQUEST_SCHEMA = {
   additionalProperties: false,
   required: ['id', 'method'],
   properties: {
-    id: { type: ['string', 'integer'] },
+    // Echoed in the reply as sent: a short string, or an integer JSON keeps exactly.
+    id: {
+      anyOf: [
+        { type: 'string', maxLength: MAX_ID_LENGTH },
+        { type: 'integer', minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER },
+      ],
+    },
     method: { type: 'string', minLength: 1, maxLength: 64 },
     params: { type: 'object' },
-    actor: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['user', 'uid'],
-      properties: { user: { type: 'string', maxLength: 64 }, uid: { type: 'integer', minimum: 0 } },
-    },
+    actor: {},
   },
 } as const;

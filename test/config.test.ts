@@ -63,7 +63,7 @@ t.test('defaults come from the schema and relative paths from the file', async (
   t.equal(config.store.path, '/etc/libcam/footage');
   t.equal(config.store.segmentSeconds, 10);
   t.equal(config.index.path, '/var/lib/libcam/index');
-  t.same(config.socket, { path: '/run/libcam/libcam.sock', group: 'libcam' });
+  t.same(config.socket, { path: '/run/libcam/libcam.sock', group: 'libcam-staff' });
   t.equal(config.retention.maxAgeMs, 30 * 86_400_000, 'maxAge 30d, parsed once at load');
   t.equal(config.retention.minFreeBytes, 20e9, 'minFreeBytes 20GB');
   t.equal(config.retention.maxBytes, undefined, 'no maxBytes unless given');
@@ -109,6 +109,27 @@ t.test('libcam config check lists every problem and exits 2', async (t) => {
   t.equal(doc.ok, false);
   t.equal(doc.errors.length, 3, 'three problems, each once');
   t.ok(doc.errors.every((e) => typeof e.path === 'string' && typeof e.message === 'string'));
+});
+
+t.test('a camera URL with a password in it is refused, pointing at credentialsFile', async (t) => {
+  const { problems } = parseConfig(
+    [
+      'cameras:',
+      '  - name: lobby',
+      '    source: { kind: rtsp, url: "rtsp://admin:hunter2@10.0.0.21:554/stream1" }',
+      '  - name: stacks',
+      '    source: { kind: onvif, url: "http://10.0.0.22/onvif/device_service?user=admin&password=hunter2" }',
+      '  - name: annex',
+      '    source: { kind: rtsp, url: "rtsp://viewer@10.0.0.23/s" }',
+    ].join('\n'),
+    '/tmp',
+  );
+  t.match(problems, [
+    { path: 'cameras[0].source.url', message: /holds a password \(user:password@\); put user:password in a credentialsFile/ },
+    { path: 'cameras[1].source.url', message: /holds a password \(\?password=\)/ },
+  ]);
+  t.equal(problems.length, 2, 'a user name alone is not a secret');
+  t.notMatch(JSON.stringify(problems), 'hunter2', 'and the password is not repeated in the message');
 });
 
 t.test('libcamd refuses an invalid file, naming the path and the value', async (t) => {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { MAX_REQUEST_BYTES, type DoctorResult, type StatusResult } from '../src/protocol.js';
 import { ROOT, cli, jsonLines, rawExchange, shortDir, spawnDaemon, startDaemon, waitForSocket, writeConfig } from './helpers/daemon.js';
 
-const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
+const staffGid = Number(execFileSync('getent', ['group', 'libcam-staff'], { encoding: 'utf8' }).split(':')[2]);
 
 t.test('a real libcamd on a test-pattern config', async (t) => {
   const daemon = await startDaemon(t);
@@ -61,7 +61,7 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
     const st = statSync(daemon.socket);
     t.ok(st.isSocket());
     t.equal(st.mode & 0o777, 0o660);
-    t.equal(st.gid, libcamGid);
+    t.equal(st.gid, staffGid, 'the staff group, not libcamd\'s own');
   });
 
   t.test('libcam doctor checks the box, one line each', async (t) => {
@@ -123,7 +123,7 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
 
   t.test('a second libcamd on the same store is refused, naming the store and the running daemon', async (t) => {
     const other = shortDir(t);
-    const configFile = writeConfig(daemon.dir, { socket: { path: join(other, 'sock'), group: 'libcam' }, index: { path: join(other, 'index') } });
+    const configFile = writeConfig(daemon.dir, { socket: { path: join(other, 'sock'), group: 'libcam-staff' }, index: { path: join(other, 'index') } });
     const second = spawnDaemon(t, other, configFile);
     const { code } = await second.exited;
     t.equal(code, 1);

@@ -1,13 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { createLogger, redactUrl } from '../src/log.js';
+import { createLogger, redactUrl, redactUrls } from '../src/log.js';
 import { DAEMON, shortDir, writeConfig } from './helpers/daemon.js';
 
 t.test('camera URLs are logged without user:pass@', async (t) => {
   t.equal(redactUrl('rtsp://admin:hunter2@10.0.0.21:554/stream1'), 'rtsp://10.0.0.21:554/stream1');
   t.equal(redactUrl('rtsp://ad:m@n:p%40ss@cam/x'), 'rtsp://cam/x', 'an @ inside the password');
   t.equal(redactUrl('http://10.0.0.22/onvif/device_service'), 'http://10.0.0.22/onvif/device_service');
+  t.equal(redactUrl('rtsp://cam:554/live?user=admin&password=hunter2&channel=1'), 'rtsp://cam:554/live?user=admin&password=redacted&channel=1', 'a password in the query');
+  t.equal(redactUrls('could not open rtsp://admin:hunter2@10.0.0.21/s (401) and http://x/?pwd=hunter2'), 'could not open rtsp://10.0.0.21/s (401) and http://x/?pwd=redacted', 'inside free text');
 });
 
 t.test('passwords and credentials are redacted from log lines', async (t) => {

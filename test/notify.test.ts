@@ -104,3 +104,27 @@ t.test('without notify configured, a recorded still is produced and its notifica
   daemon.proc.kill('SIGTERM');
   await daemon.exited;
 });
+
+t.test('with requireTLS, a relay that offers no STARTTLS gets nothing: the notification waits and status says why', async (t) => {
+  const relay = new SmtpSink(); // offers no STARTTLS
+  await relay.start();
+  t.teardown(() => relay.stop());
+  const dir = shortDir(t);
+  const daemon = spawnDaemon(
+    t,
+    dir,
+    writeConfig(dir, {
+      cameras,
+      notify: { director: { email: DIRECTOR }, smtp: { host: '127.0.0.1', port: relay.port, from: 'libcam@library.example', requireTLS: true }, retry: { first: '1s', max: '2s' } },
+    }),
+  );
+  await waitForSocket(daemon.socket);
+  await waitUntil('lobby has recorded', () => recordings(daemon.socket, 'lobby').segments.length >= 2);
+  const r = cli(['still', '--camera', 'lobby', '--at', '-3s', '--purpose', 'security-risk', '--requested-by', 'Pat', '--out', join(dir, 'a.jpg')], { socket: daemon.socket });
+  t.equal(r.status, 0, r.stderr);
+  await waitUntil('the refusal shows in status', () => statusOf(daemon.socket).notify.lastError !== null);
+  t.match(statusOf(daemon.socket).notify, { pending: 1, lastError: /STARTTLS|TLS/i }, 'not sent in the clear');
+  t.equal(relay.received.length, 0, 'the relay received nothing');
+  daemon.proc.kill('SIGTERM');
+  await daemon.exited;
+});

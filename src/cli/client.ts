@@ -1,19 +1,8 @@
 import { connect } from 'node:net';
-import { userInfo } from 'node:os';
 import { LibcamError, errnoOf, isErrorCode } from '../errors.js';
-import type { Actor, MethodName, Methods, Reply, Request } from '../protocol.js';
+import type { MethodName, Methods, Reply, Request } from '../protocol.js';
 
 export const DEFAULT_SOCKET = '/run/libcam/libcam.sock';
-
-/** The OS account running the CLI: the daemon records it with every action. */
-export function currentActor(): Actor {
-  const uid = process.getuid?.() ?? -1;
-  try {
-    return { user: userInfo().username, uid };
-  } catch {
-    return { user: `uid:${uid}`, uid }; // no passwd entry (a container, an LDAP outage): the uid still identifies
-  }
-}
 
 function unreachable(path: string, err: unknown): LibcamError {
   const errno = errnoOf(err);
@@ -49,7 +38,8 @@ export class Client {
 
   /** Sends any method name: also used to show how the daemon answers what it does not know. */
   send(method: string, params: object, onProgress?: (data: unknown) => void): Promise<unknown> {
-    const request: Request = { id: this.nextId++, method, params: { ...params }, actor: currentActor() };
+    // Who is asking is not said here: libcamd asks the kernel.
+    const request: Request = { id: this.nextId++, method, params: { ...params } };
     return new Promise((resolve, reject) => {
       const socket = connect(this.socketPath);
       let buffer = '';
@@ -61,10 +51,22 @@ export class Client {
         fn();
       };
       socket.setEncoding('utf8');
-      socket.once('connect', () => socket.write(`${JSON.stringify(request)}\n`));
-      socket.on('error', (err) => settle(() => reject(unreachable(this.socketPath, err))));
+      let connected = false;
+      let failure: Error | undefined;
+      socket.once('connect', () => {
+        connected = true;
+        socket.write(`${JSON.stringify(request)}\n`);
+      });
+      // An error once connected (a write to a connection libcamd is closing) waits for the
+      // close: libcamd may have said why in a line that is still to be read.
+      socket.on('error', (err) => {
+        if (!connected) settle(() => reject(unreachable(this.socketPath, err)));
+        else failure = err;
+      });
       socket.on('close', () =>
-        settle(() => reject(new LibcamError('unavailable', `libcamd at ${this.socketPath} closed the connection without answering`))),
+        settle(() =>
+          reject(new LibcamError('unavailable', `libcamd at ${this.socketPath} closed the connection without answering${failure ? ` (${failure.message})` : ''}`)),
+        ),
       );
       socket.on('data', (chunk: string) => {
         buffer += chunk;

@@ -4,6 +4,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { LibcamError, errnoOf } from '../errors.js';
+import { SECRET_QUERY } from '../log.js';
+import { credentialsExposure } from '../pipeline/credentials.js';
 import { configSchema, PATTERN_HINTS } from './schema.js';
 import type { Config, ConfigFile } from './types.js';
 import { parseDuration, parseSize } from './units.js';
@@ -113,8 +115,8 @@ function resolvePaths(config: Config, base: string): void {
 }
 
 /**
- * Checks that need the filesystem: credentials files exist, are readable by us, and are
- * not readable by others. Their contents are never put into a message.
+ * Checks that need the filesystem: credentials files exist, are readable by us, and by
+ * nobody else but root (checked again on every read). Their contents are never put into a message.
  */
 export function checkFiles(config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -123,9 +125,9 @@ export function checkFiles(config: Config): ConfigProblem[] {
     const file = camera.source.credentialsFile;
     const at = `cameras[${i}].source.credentialsFile`;
     try {
-      const mode = statSync(file).mode;
-      if ((mode & 0o007) !== 0) {
-        problems.push({ path: at, message: `${file} is readable by others (mode ${(mode & 0o777).toString(8)}); run chmod 640 ${file}` });
+      const exposure = credentialsExposure(file, statSync(file));
+      if (exposure) {
+        problems.push({ path: at, message: exposure });
         return;
       }
       accessSync(file, constants.R_OK);
@@ -133,6 +135,28 @@ export function checkFiles(config: Config): ConfigProblem[] {
       if (!line.includes(':')) problems.push({ path: at, message: `${file} must hold user:password on its first line` });
     } catch (err) {
       problems.push({ path: at, message: `${file} cannot be read (${errnoOf(err) ?? String(err)})` });
+    }
+  });
+  return problems;
+}
+
+/** Camera URLs that carry a password: it belongs in a credentialsFile, where only libcamd reads it. */
+function passwordsInUrls(config: ConfigFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  config.cameras.forEach((camera, i) => {
+    if (camera.source.kind === 'test-pattern') return;
+    let url: URL;
+    try {
+      url = new URL(camera.source.url);
+    } catch {
+      return; // not a URL at all: that camera goes to error with the reason; the box still starts
+    }
+    const secret = [...url.searchParams.keys()].find((k) => SECRET_QUERY.test(k));
+    if (url.password !== '' || secret !== undefined) {
+      problems.push({
+        path: `cameras[${i}].source.url`,
+        message: `holds a password (${url.password !== '' ? 'user:password@' : `?${secret}=`}); put user:password in a credentialsFile (one line, readable by libcamd only) and take it out of the URL`,
+      });
     }
   });
   return problems;
@@ -163,7 +187,7 @@ export function parseConfig(text: string, baseDir: string): ParsedConfig {
     });
     return { problems };
   }
-  const problems = uniqueNames(data.cameras);
+  const problems = [...uniqueNames(data.cameras), ...passwordsInUrls(data)];
   if (problems.length > 0) return { problems };
   const config = resolveUnits(data);
   resolvePaths(config, baseDir);

@@ -81,7 +81,8 @@ export const configSchema = {
       default: {},
       properties: {
         path: { ...path, default: '/run/libcam/libcam.sock' },
-        group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*\\$?$', default: 'libcam' },
+        // IT staff: the group may connect to the socket and do nothing else (not libcamd's own group).
+        group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*\\$?$', default: 'libcam-staff' },
       },
     },
     retention: {
@@ -143,7 +144,8 @@ export const configSchema = {
             host: { type: 'string', minLength: 1 },
             port: { type: 'integer', minimum: 1, maximum: 65535, default: 25 },
             from: { type: 'string', format: 'email' },
-            secure: { type: 'boolean', default: false },
+            secure: { type: 'boolean', default: false, description: 'TLS from the first byte (port 465)' },
+            requireTLS: { type: 'boolean', default: false, description: 'refuse to send unless the relay upgrades to TLS (STARTTLS)' },
           },
         },
         retry: {

@@ -42,7 +42,7 @@ export interface CameraConfig {
 
 export interface NotifyConfig {
   director: { email: string };
-  smtp: { host: string; port: number; from: string; secure: boolean };
+  smtp: { host: string; port: number; from: string; secure: boolean; requireTLS: boolean };
   /** Delivery retries: the first after `firstMs`, doubling up to `maxMs`. */
   retry: { firstMs: number; maxMs: number };
 }

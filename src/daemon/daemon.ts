@@ -149,7 +149,7 @@ export class Daemon {
     this.socket = new SocketServer({
       path: config.socket.path,
       log: log.child({ component: 'socket' }),
-      handle: (request, progress) => dispatcher.handle(request, progress),
+      handle: (request, caller, progress) => dispatcher.handle(request, caller, progress),
     });
   }
 

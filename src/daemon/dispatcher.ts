@@ -1,9 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { LibcamError } from '../errors.js';
-import { METHOD_NAMES, PARAM_SCHEMAS, isMethodName, type Actor, type MethodName, type Methods, type Request } from '../protocol.js';
+import { METHOD_NAMES, PARAM_PATTERN_HINTS, PARAM_SCHEMAS, isMethodName, type Caller, type MethodName, type Methods, type Request } from '../protocol.js';
 
 export interface CallContext {
-  actor: Actor | undefined;
+  /** Who is asking, from the kernel. */
+  caller: Caller;
   progress: (data: unknown) => void;
 }
 
@@ -37,16 +38,22 @@ function compileAll(): Validators {
 
 const validators = compileAll();
 
+/** `/requestedBy` → `--requested-by`: the flag a person typed; the params object itself → `params`. */
+function flagOf(instancePath: string): string {
+  const field = instancePath.split('/').filter(Boolean)[0];
+  return field === undefined ? 'params' : `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** Routes a request to its handler once its params match the method's schema. */
 export class Dispatcher {
   constructor(private readonly handlers: Handlers) {}
 
-  async handle(request: Request, progress: (data: unknown) => void): Promise<unknown> {
+  async handle(request: Request, caller: Caller, progress: (data: unknown) => void): Promise<unknown> {
     const { method } = request;
     if (!isMethodName(method)) {
       throw new LibcamError('usage', `unknown method "${method}"; known: ${METHOD_NAMES.join(', ')}`, { method });
     }
-    return this.call(method, request.params ?? {}, { actor: request.actor, progress });
+    return this.call(method, request.params ?? {}, { caller, progress });
   }
 
   private async call<M extends MethodName>(method: M, params: unknown, ctx: CallContext): Promise<Methods[M]['result']> {
@@ -54,13 +61,15 @@ export class Dispatcher {
     if (!validate(params)) {
       const problems = (validate.errors ?? []).map((e) => {
         const allowed: unknown = e.params['allowedValues'];
+        const pattern: unknown = e.params['pattern'];
+        const hint = e.keyword === 'pattern' && typeof pattern === 'string' ? PARAM_PATTERN_HINTS[pattern] : undefined;
         const extra =
           e.keyword === 'additionalProperties'
             ? ` (${String(e.params['additionalProperty'])})`
             : Array.isArray(allowed)
               ? `: ${allowed.map(String).join(', ')}`
               : '';
-        return `params${e.instancePath.replace(/\//g, '.')} ${e.message ?? e.keyword}${extra}`;
+        return `${flagOf(e.instancePath)} ${hint ?? e.message ?? e.keyword}${extra}`;
       });
       throw new LibcamError('usage', `invalid params for ${method}: ${problems.join('; ')}`, { method, problems });
     }

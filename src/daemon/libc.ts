@@ -3,8 +3,8 @@ import koffi from 'koffi';
 /**
  * The two things libcamd asks of the kernel that Node has no call for, through libc with
  * koffi (a maintained FFI that ships prebuilt binaries for each platform, so nothing of
- * ours is compiled): whether the clock is synchronised, and (issue 10) who is on the other
- * end of a Unix socket.
+ * ours is compiled and no C of ours has to be kept): whether the clock is synchronised,
+ * and who is on the other end of a Unix socket.
  */
 const libc = koffi.load('libc.so.6');
 
@@ -22,4 +22,30 @@ const TIMEX_BYTES = 512;
 export function clockSynchronised(): boolean {
   const state: unknown = adjtimex(Buffer.alloc(TIMEX_BYTES));
   return typeof state === 'number' && state >= 0 && state !== TIME_ERROR;
+}
+
+/** struct ucred from <sys/socket.h>: what SO_PEERCRED fills in. */
+koffi.struct('libcam_ucred', { pid: 'int32', uid: 'uint32', gid: 'uint32' });
+const getsockopt = libc.func('int getsockopt(int fd, int level, int optname, _Out_ libcam_ucred *optval, _Inout_ uint32_t *optlen)');
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * SO_PEERCRED of a connected Unix socket: the uid, gid and pid of the process that
+ * connected, as the kernel recorded them at connect(2). Nothing the client sends can
+ * change them. Undefined when the kernel will not say (not a Unix socket).
+ */
+export function peerCredentials(fd: number): PeerCredentials | undefined {
+  const out: Record<string, unknown> = {};
+  const length = [12];
+  const rc: unknown = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, length);
+  const { pid, uid, gid } = out;
+  if (rc !== 0 || typeof pid !== 'number' || typeof uid !== 'number' || typeof gid !== 'number') return undefined;
+  return { pid, uid, gid };
 }

@@ -31,6 +31,11 @@ function countCameras(file: string): number {
   }
 }
 
+// Everything libcamd makes (segments, the index, keys) is its own: files 0600, folders
+// 0700, whatever umask it was started with (the unit says UMask=0077 too). Set here, once,
+// before any thread exists.
+process.umask(0o077);
+
 // A value from the environment (the unit's Environment=) is a floor, never a cap.
 const needed = countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS;
 const given = Number(process.env['UV_THREADPOOL_SIZE'] ?? 0);

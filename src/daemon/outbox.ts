@@ -64,6 +64,7 @@ function smtpSend(smtp: NotifyConfig['smtp']): Send {
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
+    requireTLS: smtp.requireTLS,
     connectionTimeout: SMTP_TIMEOUT_MS,
     greetingTimeout: SMTP_TIMEOUT_MS,
     socketTimeout: SMTP_TIMEOUT_MS,
@@ -124,6 +125,11 @@ export class Outbox {
     let timer: Timer | undefined;
     await Promise.race([this.running, new Promise((resolve) => (timer = this.opts.clock.setTimeout(() => resolve(undefined), STOP_WAIT_MS)))]);
     timer?.cancel();
+  }
+
+  /** Resolves once no delivery round is under way (for tests that move the clock). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   /** Queues a notification (durably) and tries to deliver it now. */

@@ -3,16 +3,46 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import { LibcamError, asLibcamError, errnoOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import { MAX_REQUEST_BYTES, REQUEST_SCHEMA, type Reply, type ReplyId, type Request } from '../protocol.js';
+import { MAX_ID_LENGTH, MAX_REQUEST_BYTES, REQUEST_SCHEMA, type Caller, type Reply, type ReplyId, type Request } from '../protocol.js';
+import { accountName } from './accounts.js';
+import { peerCredentials, type PeerCredentials } from './libc.js';
+
+/** What one client may take of the daemon. */
+export interface SocketLimits {
+  /** The longest request line. */
+  maxLineBytes: number;
+  /** Connections open at once, from everyone. */
+  maxConnections: number;
+  /** Connections open at once from one uid (the kernel's, not the client's word). */
+  maxPerUid: number;
+  /** Requests being answered at once, from everyone; beyond it a request is answered `busy`. */
+  maxInFlight: number;
+  /** A request line must be complete this long after its first byte arrived. */
+  lineMs: number;
+  /** A connection with nothing happening on it is closed. */
+  idleMs: number;
+  /** No connection stays open longer (closed between requests). */
+  lifetimeMs: number;
+}
+
+export const SOCKET_LIMITS: SocketLimits = {
+  maxLineBytes: MAX_REQUEST_BYTES,
+  maxConnections: 64,
+  maxPerUid: 8,
+  maxInFlight: 16,
+  lineMs: 5000,
+  idleMs: 60_000,
+  lifetimeMs: 30 * 60_000,
+};
 
 export interface SocketServerOptions {
   path: string;
   log: Logger;
   /** Answers one well-formed request; throws LibcamError for an error reply. */
-  handle: (request: Request, progress: (data: unknown) => void) => Promise<unknown>;
-  maxLineBytes?: number;
-  maxConnections?: number;
-  idleMs?: number;
+  handle: (request: Request, caller: Caller, progress: (data: unknown) => void) => Promise<unknown>;
+  limits?: Partial<SocketLimits>;
+  /** Who is at the other end (SO_PEERCRED unless a test says otherwise). */
+  peer?: (socket: Socket) => PeerCredentials | undefined;
 }
 
 const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
@@ -30,18 +60,45 @@ function isLive(path: string): Promise<boolean> {
   });
 }
 
+/** The file descriptor under a net.Socket (Node keeps it on the private handle). */
+function fdOf(socket: Socket): number | undefined {
+  const handle: unknown = Reflect.get(socket, '_handle');
+  const fd: unknown = typeof handle === 'object' && handle !== null ? Reflect.get(handle, 'fd') : undefined;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+function kernelPeer(socket: Socket): PeerCredentials | undefined {
+  const fd = fdOf(socket);
+  return fd === undefined ? undefined : peerCredentials(fd);
+}
+
+/** How long a refused connection waits for the client's request before it is told why. */
+const REFUSE_AFTER_MS = 500;
+
+const line = (reply: Reply): string => `${JSON.stringify(reply)}\n`;
+
+/** An id that can be echoed exactly: a short string or a safe integer. */
+function isReplyId(id: unknown): id is string | number {
+  return (typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isSafeInteger(id));
+}
+
 /**
- * The control socket: newline-delimited JSON, mode 0660, the IT staff's group.
- * Bad traffic (malformed JSON, unknown methods, oversized lines, idle or vanishing
- * clients) costs that one connection at most; everyone else keeps being served.
+ * The control socket: newline-delimited JSON, mode 0660, the staff group. Who is asking
+ * comes from the kernel (SO_PEERCRED) when the connection is accepted. No client can
+ * starve the others or the recorders: a connection's requests are answered one at a time
+ * and its reading pauses while a reply waits to be read; requests in flight, connections,
+ * connections per uid, the time a request line may take and a connection's life are all
+ * bounded, and beyond a bound the client is told `busy` (or why it was cut off).
  */
 export class SocketServer {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
-  private readonly maxLineBytes: number;
+  private readonly perUid = new Map<number, number>();
+  private readonly limits: SocketLimits;
+  private inFlight = 0;
 
   constructor(private readonly opts: SocketServerOptions) {
-    this.maxLineBytes = opts.maxLineBytes ?? MAX_REQUEST_BYTES;
+    this.limits = { ...SOCKET_LIMITS, ...opts.limits };
   }
 
   /** Listens on the configured path, replacing a stale socket file but never a live one. */
@@ -54,9 +111,8 @@ export class SocketServer {
       if (errnoOf(err) !== 'ENOENT') throw asLibcamError(err, `cannot remove the stale socket ${path}`);
     });
     const server = createServer((socket) => this.accept(socket));
-    server.maxConnections = this.opts.maxConnections ?? 64;
-    // The socket file is created with the process umask: make it 0660 from the first instant.
-    const umask = process.umask(0o117);
+    // The file is made with the process umask (0077 under systemd: nobody can connect yet);
+    // its group and mode are set once it exists.
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -67,14 +123,12 @@ export class SocketServer {
       });
     } catch (err) {
       throw asLibcamError(err, `cannot listen on ${path}`);
-    } finally {
-      process.umask(umask);
     }
     server.on('error', (err) => this.opts.log.error({ err }, 'control socket error'));
-    await chmod(path, 0o660);
     await chown(path, -1, gid).catch((err: unknown) => {
       throw asLibcamError(err, `cannot give ${path} to group id ${gid}`);
     });
+    await chmod(path, 0o660);
     this.server = server;
   }
 
@@ -87,65 +141,179 @@ export class SocketServer {
     await unlink(this.opts.path).catch(() => undefined);
   }
 
-  private accept(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.setTimeout(this.opts.idleMs ?? 60_000, () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', (err) => this.opts.log.debug({ err }, 'client connection error'));
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    socket.on('data', (chunk: Buffer) => {
-      let start = 0;
-      for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
-        pending.push(chunk.subarray(start, nl));
-        const line = Buffer.concat(pending).toString('utf8');
-        const size = pendingBytes + nl - start;
-        pending = [];
-        pendingBytes = 0;
-        start = nl + 1;
-        if (size > this.maxLineBytes) return this.refuseOversized(socket);
-        if (line.trim() !== '') void this.answer(socket, line);
-      }
-      pending.push(chunk.subarray(start));
-      pendingBytes += chunk.length - start;
-      if (pendingBytes > this.maxLineBytes) this.refuseOversized(socket);
-    });
-  }
-
-  private refuseOversized(socket: Socket): void {
-    const error = new LibcamError('too-large', `request line is longer than ${this.maxLineBytes} bytes`);
-    socket.end(`${JSON.stringify({ id: null, ok: false, error: error.toJSON() })}\n`);
-    socket.removeAllListeners('data');
-    socket.pause();
-  }
-
-  private async answer(socket: Socket, line: string): Promise<void> {
-    let id: ReplyId = null;
-    const send = (reply: Reply): void => {
-      if (socket.writable) socket.write(`${JSON.stringify(reply)}\n`);
+  /**
+   * Turns a connection away with the reason. The reply goes after the client's first bytes
+   * (or half a second), so a client that writes its request on connect reads the reason
+   * instead of meeting a closed socket.
+   */
+  private refuse(socket: Socket, code: 'busy' | 'usage' | 'too-large', message: string): void {
+    let done = false;
+    const reply = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      socket.end(line({ id: null, ok: false, error: new LibcamError(code, message).toJSON() }));
+      socket.destroySoon();
     };
+    const timer = setTimeout(reply, REFUSE_AFTER_MS);
+    socket.once('data', reply);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  private accept(socket: Socket): void {
+    socket.on('error', (err) => this.opts.log.debug({ err }, 'client connection error'));
+    const peer = (this.opts.peer ?? kernelPeer)(socket);
+    if (!peer) return this.refuse(socket, 'usage', 'libcamd cannot tell who is connecting (no peer credentials): connect over its Unix socket');
+    const { maxConnections, maxPerUid } = this.limits;
+    const mine = this.perUid.get(peer.uid) ?? 0;
+    if (this.sockets.size >= maxConnections) {
+      this.opts.log.warn({ uid: peer.uid, pid: peer.pid }, 'connection refused: too many connections');
+      return this.refuse(socket, 'busy', `libcamd is busy: ${maxConnections} connections are open; try again shortly`);
+    }
+    if (mine >= maxPerUid) {
+      this.opts.log.warn({ uid: peer.uid, pid: peer.pid }, 'connection refused: too many connections from one account');
+      return this.refuse(socket, 'busy', `libcamd is busy: uid ${peer.uid} already has ${mine} connections open (at most ${maxPerUid}); close some and try again`);
+    }
+    this.sockets.add(socket);
+    this.perUid.set(peer.uid, mine + 1);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      const left = (this.perUid.get(peer.uid) ?? 1) - 1;
+      if (left > 0) this.perUid.set(peer.uid, left);
+      else this.perUid.delete(peer.uid);
+    });
+    const caller: Promise<Caller> = accountName(peer.uid).then((user) => ({ user, ...peer }));
+    new Connection(this, socket, caller, this.limits).start();
+  }
+
+  /** A slot for one request, or false when `maxInFlight` are being answered already. */
+  takeSlot(): boolean {
+    if (this.inFlight >= this.limits.maxInFlight) return false;
+    this.inFlight += 1;
+    return true;
+  }
+
+  freeSlot(): void {
+    this.inFlight -= 1;
+  }
+
+  /** Answers one line: the reply, or an error reply; never throws. */
+  async answer(text: string, caller: Caller, send: (reply: Reply) => void): Promise<void> {
+    let id: ReplyId = null;
     try {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(line);
+        parsed = JSON.parse(text);
       } catch (err) {
         throw new LibcamError('usage', `request is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
       }
-      if (typeof parsed === 'object' && parsed !== null && 'id' in parsed) {
-        const candidate = parsed.id;
-        if (typeof candidate === 'string' || (typeof candidate === 'number' && Number.isInteger(candidate))) id = candidate;
-      }
+      // The id is echoed even when the rest is wrong, if it is one the client can match.
+      if (typeof parsed === 'object' && parsed !== null && 'id' in parsed && isReplyId(parsed.id)) id = parsed.id;
       if (!validateRequest(parsed)) {
         const problems = (validateRequest.errors ?? []).map((e) => `${e.instancePath || 'request'} ${e.message ?? ''}`.trim());
-        throw new LibcamError('usage', `malformed request: ${problems.join('; ')}`, { problems });
+        throw new LibcamError('usage', `malformed request: ${[...new Set(problems)].join('; ')}`, { problems });
       }
       const request = parsed;
-      const result = await this.opts.handle(request, (progress) => send({ id: request.id, progress }));
+      id = request.id;
+      if (request.actor !== undefined) {
+        this.opts.log.debug({ claimed: request.actor, uid: caller.uid, user: caller.user }, 'request carried an actor; the kernel says who is asking');
+      }
+      const result = await this.opts.handle(request, caller, (progress) => send({ id: request.id, progress }));
       send({ id, ok: true, result });
     } catch (err) {
       const error = asLibcamError(err, 'request failed');
       if (error.code === 'internal' || error.code === 'io') this.opts.log.error({ err, id }, 'request failed');
       send({ id, ok: false, error: error.toJSON() });
     }
+  }
+}
+
+/**
+ * One client connection: its bytes are read only as fast as its requests are answered.
+ * Reading pauses after every chunk and resumes once every complete line in hand has been
+ * answered and its reply has left (a client that does not read its replies stops being
+ * read, and is closed when nothing moves for `idleMs`).
+ */
+class Connection {
+  private pending: Buffer = Buffer.alloc(0);
+  private busy = false;
+  private lineTimer: NodeJS.Timeout | undefined;
+  private lifeTimer: NodeJS.Timeout | undefined;
+  private expired = false;
+
+  constructor(
+    private readonly server: SocketServer,
+    private readonly socket: Socket,
+    private readonly caller: Promise<Caller>,
+    private readonly limits: SocketLimits,
+  ) {}
+
+  start(): void {
+    const { socket } = this;
+    socket.setTimeout(this.limits.idleMs, () => socket.destroy());
+    this.lifeTimer = setTimeout(() => {
+      this.expired = true;
+      if (!this.busy) this.close('usage', `connection open longer than ${this.limits.lifetimeMs / 60_000} minutes; connect again`);
+    }, this.limits.lifetimeMs);
+    socket.once('close', () => {
+      clearTimeout(this.lineTimer);
+      clearTimeout(this.lifeTimer);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      socket.pause();
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      this.pump();
+    });
+  }
+
+  private close(code: 'usage' | 'too-large', message: string): void {
+    clearTimeout(this.lineTimer);
+    const { socket } = this;
+    socket.removeAllListeners('data');
+    if (socket.writable) socket.end(line({ id: null, ok: false, error: new LibcamError(code, message).toJSON() }));
+    socket.destroySoon();
+  }
+
+  private send = (reply: Reply): boolean => (this.socket.writable ? this.socket.write(line(reply)) : true);
+
+  /** Answers the next complete line, if any; otherwise reads on. */
+  private pump(): void {
+    if (this.busy || this.socket.destroyed) return;
+    if (this.expired) return this.close('usage', `connection open longer than ${this.limits.lifetimeMs / 60_000} minutes; connect again`);
+    const nl = this.pending.indexOf(10);
+    if (nl === -1) {
+      if (this.pending.length > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
+      if (this.pending.length > 0) this.armLineTimer();
+      this.socket.resume();
+      return;
+    }
+    clearTimeout(this.lineTimer);
+    this.lineTimer = undefined;
+    const text = this.pending.subarray(0, nl).toString('utf8');
+    this.pending = this.pending.subarray(nl + 1);
+    if (nl > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
+    if (text.trim() === '') return this.pump();
+    if (!this.server.takeSlot()) {
+      this.send({ id: null, ok: false, error: new LibcamError('busy', 'libcamd is busy answering other requests; try again shortly').toJSON() });
+      return this.pump();
+    }
+    this.busy = true;
+    void this.caller
+      .then((caller) => this.server.answer(text, caller, this.send))
+      .finally(() => {
+        this.server.freeSlot();
+        this.busy = false;
+        // The reply has to leave before the next request is read: a client that does not
+        // read its replies is not read either.
+        if (this.socket.writableNeedDrain) this.socket.once('drain', () => this.pump());
+        else this.pump();
+      });
+  }
+
+  /** A line begun must end soon: a client trickling bytes holds a connection for no more than lineMs. */
+  private armLineTimer(): void {
+    if (this.lineTimer) return;
+    this.lineTimer = setTimeout(() => this.close('usage', `request line not complete ${this.limits.lineMs / 1000} s after it began; send whole lines`), this.limits.lineMs);
   }
 }

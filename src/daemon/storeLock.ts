@@ -46,7 +46,7 @@ export class StoreLock {
   }
 
   acquire(): void {
-    mkdirSync(this.storePath, { recursive: true, mode: 0o750 });
+    mkdirSync(this.storePath, { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < 2; attempt += 1) {
       const aside = `${this.file}.${process.pid}`;
       try {

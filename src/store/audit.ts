@@ -3,10 +3,12 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { IndexDb } from './indexDb.js';
 
-/** Who did it: the OS account that ran `libcam` (and the person it names), or libcamd itself. */
+/** Who did it: the OS account that ran `libcam`, as the kernel names it (and the person it names), or libcamd itself. */
 export interface AuditActor {
   user: string;
   uid: number | null;
+  /** The process that asked (the kernel's word, like the uid). */
+  pid?: number;
   /** `--requested-by`: the person on whose behalf the command ran. */
   requestedBy?: string;
 }
@@ -29,9 +31,9 @@ export type AuditInput = Pick<AuditEntry, 'action'> & Partial<Pick<AuditEntry, '
 
 export const SYSTEM_ACTOR: AuditActor = { user: 'libcamd', uid: null };
 
-/** The actor of a socket request (the CLI sends its OS account). */
-export function auditActor(actor: { user: string; uid: number } | undefined, requestedBy?: string): AuditActor {
-  const base: AuditActor = actor ? { user: actor.user, uid: actor.uid } : { user: 'unknown', uid: null };
+/** The actor of a socket request: the caller the kernel reported, and the person named by --requested-by. */
+export function auditActor(caller: { user: string; uid: number; pid: number }, requestedBy?: string): AuditActor {
+  const base: AuditActor = { user: caller.user, uid: caller.uid, pid: caller.pid };
   return requestedBy === undefined ? base : { ...base, requestedBy };
 }
 

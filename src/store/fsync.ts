@@ -13,7 +13,7 @@ export async function fsyncPath(path: string): Promise<void> {
 
 /** mkdir -p, then fsync every parent whose entry changed, so a new folder survives power loss. */
 export async function mkdirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true, mode: 0o750 });
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
   if (first === undefined) return;
   let at = dir;
   const created: string[] = [];

@@ -57,7 +57,7 @@ export async function checkStoreIdentity(index: IndexDb, storePath: string): Pro
   if (expected === undefined && found === undefined) {
     const identity: Identity = { storeId: randomUUID(), created: new Date().toISOString() };
     const file = join(storePath, IDENTITY_FILE);
-    await writeFile(file, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o640 });
+    await writeFile(file, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
     await fsyncPath(file);
     await fsyncPath(storePath);
     await index.db.batch([{ type: 'put', sublevel: meta, key: 'storeId', value: identity.storeId }], { sync: true });

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { LibcamError } from '../errors.js';
 
@@ -17,9 +17,10 @@ export class IndexDb {
   }
 
   async start(): Promise<void> {
-    await mkdir(this.path, { recursive: true, mode: 0o750 });
+    await mkdir(this.path, { recursive: true, mode: 0o700 });
     try {
       await this.db.open();
+      await chmod(this.path, 0o700); // LevelDB may have made the folder itself (it opens on its own)
     } catch (err) {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
       throw new LibcamError('conflict', `cannot open the index ${this.path}: ${cause}`, { index: this.path }, { cause: err });

@@ -26,7 +26,7 @@ export function writeConfig(dir: string, overrides: DaemonConfig = {}): string {
   const config = {
     store: { path: join(dir, 'store'), segmentSeconds: 2 },
     index: { path: join(dir, 'index') },
-    socket: { path: join(dir, 'libcam.sock'), group: 'libcam' },
+    socket: { path: join(dir, 'libcam.sock'), group: 'libcam-staff' },
     retention: { maxAge: '1d', minFreeBytes: '100MB' },
     cameras: [
       { name: 'front-desk', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },

@@ -33,8 +33,11 @@ export class FakeClock implements Clock {
     return this.timers.filter((t) => !t.cancelled).length;
   }
 
-  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
-  async advance(ms: number): Promise<void> {
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due on the way; after each,
+   * `afterEach` (when given) is awaited: the work the timer started, finished.
+   */
+  async advance(ms: number, afterEach?: () => Promise<void>): Promise<void> {
     const until = this.time + ms;
     for (;;) {
       await settle();
@@ -43,6 +46,7 @@ export class FakeClock implements Clock {
       this.timers = this.timers.filter((t) => t !== due);
       this.time = Math.max(this.time, due.at);
       due.fn();
+      await afterEach?.();
     }
     this.time = until;
     await settle();

@@ -18,12 +18,12 @@ export function holdsMethods(d: MethodDeps): Pick<Handlers, 'holds.list' | 'hold
       const to = timeParam(p.to, '--to');
       if (to <= from) throw new LibcamError('invalid-input', `--to: ${p.to} must be a time after --from ${p.from}`, { flag: '--to' });
       const hold = info(await d.holds.place(p.camera, from, to, p.reason));
-      await d.audit({ actor: auditActor(ctx.actor), action: 'hold.place', subject: p.camera, details: { ...hold } });
+      await d.audit({ actor: auditActor(ctx.caller), action: 'hold.place', subject: p.camera, details: { ...hold } });
       return hold;
     },
     'holds.release': async (p, ctx) => {
       if (!(await d.holds.release(p.id))) throw new LibcamError('not-found', `no hold with id ${p.id} (libcam holds list shows them)`, { id: p.id });
-      await d.audit({ actor: auditActor(ctx.actor), action: 'hold.release', details: { id: p.id } });
+      await d.audit({ actor: auditActor(ctx.caller), action: 'hold.release', details: { id: p.id } });
       return { released: p.id };
     },
   };

@@ -21,12 +21,12 @@ export function pauseMethods(d: MethodDeps): Pick<Handlers, 'pause' | 'resume'> 
       const cameras = targets(d.names, p);
       const ms = parseDuration(p.for);
       if (ms === undefined || ms <= 0) throw new LibcamError('usage', `--for: "${p.for}" is not a duration (30s, 15m, 2h)`, { flag: '--for' });
-      const paused = await d.pauses.pause(cameras, { reason: p.reason, ms, note: p.note ?? null }, auditActor(ctx.actor));
+      const paused = await d.pauses.pause(cameras, { reason: p.reason, ms, note: p.note ?? null }, auditActor(ctx.caller));
       return { paused: paused.map((x) => ({ ...x, until: iso(x.until) })) };
     },
     resume: async (p, ctx) => {
       const cameras = targets(d.names, p);
-      const resumed = await d.pauses.resume(cameras, auditActor(ctx.actor));
+      const resumed = await d.pauses.resume(cameras, auditActor(ctx.caller));
       const [only] = cameras;
       if (p.all !== true && only !== undefined && resumed.length === 0) throw new LibcamError('invalid-input', `--camera: ${only} is not paused`, { flag: '--camera' });
       return { resumed };

@@ -199,5 +199,5 @@ function directorText(a: { actor: AuditActor; camera: string; frameAt: number; p
 /** `libcam still`. */
 export function stillMethods(d: MethodDeps): Pick<Handlers, 'still'> {
   const stills = new Stills({ store: d.store, cameras: d.cameras, names: d.names, audit: d.audit, outbox: d.outbox, clock: d.clock });
-  return { still: (p, ctx) => stills.take(p, auditActor(ctx.actor, p.requestedBy.trim())) };
+  return { still: (p, ctx) => stills.take(p, auditActor(ctx.caller, p.requestedBy.trim())) };
 }

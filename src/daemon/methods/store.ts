@@ -11,7 +11,7 @@ const pruneResult = (r: PruneOutcome): PruneResult => ({ ...r, cameras: r.camera
 /** `libcam prune`, `libcam receipts` and `libcam fsck`: the rolling store. */
 export function storeMethods(d: MethodDeps): Pick<Handlers, 'prune' | 'prune.receipts' | 'fsck'> {
   return {
-    prune: async (p, ctx) => pruneResult(await d.pruner.prune(p.dryRun, auditActor(ctx.actor))),
+    prune: async (p, ctx) => pruneResult(await d.pruner.prune(p.dryRun, auditActor(ctx.caller))),
     'prune.receipts': async (p) => {
       const since = p.since === undefined ? 0 : timeParam(p.since, '--since');
       return (await d.pruner.listReceipts(since)).map((r) => ({
@@ -28,7 +28,7 @@ export function storeMethods(d: MethodDeps): Pick<Handlers, 'prune' | 'prune.rec
       d.pruner.exclusive('fsck', async () => {
         const result = await fsck(d.store, d.holds, p);
         if (p.repair && result.problems.length > 0) {
-          await d.audit({ actor: auditActor(ctx.actor), action: 'fsck.repair', details: { problems: result.problems } });
+          await d.audit({ actor: auditActor(ctx.caller), action: 'fsck.repair', details: { problems: result.problems } });
         }
         return result;
       }),
