@@ -4,6 +4,7 @@
  * envelope for every method, and a JSON Schema for every method's params.
  */
 import type { ErrorCode, ErrorDetails } from './errors.js';
+import type { AuditVerdict } from './store/audit.js';
 import type { FsckReport } from './store/fsck.js';
 import type { GapCause } from './store/segments.js';
 import type { CameraState } from './pipeline/runtime.js';
@@ -89,6 +90,8 @@ export interface StatusResult {
   store: { path: string; bytes: number; freeBytes: number };
   cameras: CameraStatus[];
   notify: NotifyStatus;
+  /** The appliance's own key, which signs the audit trail: its fingerprint is what the board keeps on paper. */
+  appliance: { fingerprint: string; publicKeyPem: string };
 }
 
 export interface CameraListEntry {
@@ -165,12 +168,10 @@ export interface AuditEntryInfo {
   hash: string;
 }
 
-export interface AuditVerifyResult {
-  ok: boolean;
-  entries: number;
-  brokenAt: number | null;
-  problem: string | null;
-}
+export type { AuditVerdict as AuditVerifyResult } from './store/audit.js';
+
+/** An anchor as the Director's mails print it and `--anchor` takes it: `SEQ:HASH`. */
+export const ANCHOR_PATTERN = '^#?[0-9]{1,15}:[0-9a-f]{64}$';
 
 export interface PauseParams {
   camera?: string;
@@ -238,7 +239,7 @@ export interface Methods {
   fsck: { params: { repair: boolean; deep: boolean }; result: FsckReport };
   'prune.receipts': { params: { since?: string }; result: ReceiptInfo[] };
   'audit.list': { params: { since?: string; action?: string }; result: AuditEntryInfo[] };
-  'audit.verify': { params: Record<string, never>; result: AuditVerifyResult };
+  'audit.verify': { params: { anchors?: string[] }; result: AuditVerdict };
   pause: { params: PauseParams; result: PauseResult };
   resume: { params: ResumeParams; result: { resumed: string[] } };
   'holds.list': { params: Record<string, never>; result: HoldInfo[] };
@@ -287,7 +288,11 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     additionalProperties: false,
     properties: { since: isoTime, action: { type: 'string', minLength: 1, maxLength: 64 } },
   },
-  'audit.verify': noParams,
+  'audit.verify': {
+    type: 'object',
+    additionalProperties: false,
+    properties: { anchors: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: ANCHOR_PATTERN } } },
+  },
   pause: {
     type: 'object',
     additionalProperties: false,

@@ -102,6 +102,7 @@ function resolvePaths(config: Config, base: string): void {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   config.store.path = abs(config.store.path);
   config.index.path = abs(config.index.path);
+  config.keys.path = abs(config.keys.path);
   config.socket.path = abs(config.socket.path);
   for (const camera of config.cameras) {
     if (camera.source.kind !== 'test-pattern' && camera.source.credentialsFile !== undefined) {

@@ -75,6 +75,13 @@ export const configSchema = {
       default: {},
       properties: { path: { ...path, default: '/var/lib/libcam/index' } },
     },
+    keys: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: "the appliance's own key and the signed audit head: readable by libcamd alone, not in the index",
+      properties: { path: { ...path, default: '/var/lib/libcam/keys' } },
+    },
     socket: {
       type: 'object',
       additionalProperties: false,

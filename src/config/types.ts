@@ -50,6 +50,7 @@ export interface NotifyConfig {
 export interface Config {
   store: { path: string; segmentSeconds: number };
   index: { path: string };
+  keys: { path: string };
   socket: { path: string; group: string };
   retention: { maxAgeMs: number; maxBytes?: number; minFreeBytes: number };
   pause: { maxDurationMs: number };

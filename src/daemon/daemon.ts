@@ -14,6 +14,7 @@ import { SegmentStore } from '../store/segments.js';
 import { VERSION } from '../version.js';
 import { CameraSet } from './cameraSet.js';
 import { Dispatcher, type Handlers } from './dispatcher.js';
+import { AuditDigest } from './digest.js';
 import { DiskGuard } from './diskGuard.js';
 import { gidOf } from './group.js';
 import type { CameraDeps } from './makeCamera.js';
@@ -74,6 +75,7 @@ export class Daemon {
   private readonly store: SegmentStore;
   private readonly trail: AuditTrail;
   private readonly outbox: Outbox;
+  private readonly digest: AuditDigest;
   private readonly pauses: Pauses;
   private readonly guard: DiskGuard;
   private readonly cameras: CameraSet;
@@ -92,7 +94,7 @@ export class Daemon {
     this.index = new IndexDb(config.index.path);
     this.store = new SegmentStore(this.index, config.store.path, log.child({ component: 'store' }));
     const holds = new Holds(this.index, this.store, clock);
-    this.trail = new AuditTrail(this.index, log.child({ component: 'audit' }), clock);
+    this.trail = new AuditTrail(this.index, log.child({ component: 'audit' }), clock, config.keys.path);
     const audit = (input: AuditInput) => this.trail.append(input);
     const pruner = new Pruner({
       limits: retentionLimits(config),
@@ -117,6 +119,7 @@ export class Daemon {
       clock,
     });
     this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit, clock });
+    this.digest = new AuditDigest({ trail: this.trail, outbox: this.outbox, index: this.index, clock, log: log.child({ component: 'digest' }) });
 
     const d: MethodDeps = {
       config,
@@ -164,7 +167,11 @@ export class Daemon {
         start: async () => {
           await this.index.start();
           const storeId = await checkStoreIdentity(this.index, config.store.path);
-          await this.trail.append({ action: 'daemon.start', details: { version: VERSION, pid: process.pid, storeId } });
+          const { previousHead, signedHead } = await this.trail.start();
+          await this.trail.append({
+            action: 'daemon.start',
+            details: { version: VERSION, pid: process.pid, storeId, previousHead, signedHead, appliance: this.trail.appliance.fingerprint },
+          });
           const text = await readFile(this.opts.configFile).catch(() => undefined);
           await this.trail.append({
             action: 'config.loaded',
@@ -180,6 +187,7 @@ export class Daemon {
       },
       // Before the cameras: notifications left from the last run go out even if a camera hangs.
       { name: 'notification outbox', start: () => this.outbox.start(), stop: () => this.outbox.stop() },
+      { name: 'audit digest', start: () => this.digest.start(), stop: () => this.digest.stop() },
       {
         name: 'cameras',
         start: async () => {

@@ -26,6 +26,7 @@ export function writeConfig(dir: string, overrides: DaemonConfig = {}): string {
   const config = {
     store: { path: join(dir, 'store'), segmentSeconds: 2 },
     index: { path: join(dir, 'index') },
+    keys: { path: join(dir, 'keys') },
     socket: { path: join(dir, 'libcam.sock'), group: 'libcam-staff' },
     retention: { maxAge: '1d', minFreeBytes: '100MB' },
     cameras: [

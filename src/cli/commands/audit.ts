@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { LibcamError } from '../../errors.js';
+import { ANCHOR_PATTERN } from '../../protocol.js';
 import { contextOf } from '../context.js';
 import { printJson, printText, table } from '../output.js';
 import { parseTime } from '../time.js';
@@ -23,13 +25,27 @@ export function registerAudit(program: Command): void {
     });
   audit
     .command('verify')
-    .description('walks the hash chain and names the first entry that was changed, removed, inserted or moved')
-    .addHelpText('after', '\nExit status 0 when the chain holds, 1 when it does not.')
-    .action(async (_opts: unknown, command: Command) => {
+    .description("checks the trail: every entry in place, unchanged, following the one before, signed by this appliance's key; the signed head; and any anchors")
+    .option('--anchor <seq:hash>', 'a head copied from a Director notice or the daily digest (repeat for several)', (value: string, all: string[]) => [...all, value], [])
+    .addHelpText(
+      'after',
+      '\nA rewrite by someone without the appliance key breaks the signatures; a rewrite by someone who has it\n' +
+        'is caught by an anchor mailed before it: each Director notice and the daily digest carry one.\n\n' +
+        'Exit status 0 when the trail holds, 1 when it does not.\n\n' +
+        'Example:\n  libcam audit verify --anchor 1452:9f2c…(the 64 hex digits from the mail)',
+    )
+    .action(async (opts: { anchor: string[] }, command: Command) => {
       const { client, json } = contextOf(command);
-      const verdict = await client.call('audit.verify', {});
+      for (const a of opts.anchor) {
+        if (!new RegExp(ANCHOR_PATTERN).test(a)) throw new LibcamError('usage', `--anchor: "${a}" is not SEQ:HASH (the entry number, a colon, 64 hex digits)`, { flag: '--anchor' });
+      }
+      const verdict = await client.call('audit.verify', opts.anchor.length > 0 ? { anchors: opts.anchor } : {});
       if (json) printJson(verdict);
-      else printText(verdict.ok ? `audit trail intact: ${verdict.entries} entries` : `audit trail broken at entry ${verdict.brokenAt ?? '?'}: ${verdict.problem ?? ''}`);
+      else if (verdict.ok) {
+        const anchors = verdict.anchors > 0 ? `, ${verdict.anchors} anchor${verdict.anchors > 1 ? 's' : ''} in place` : '';
+        const legacy = verdict.unsigned > 0 ? ` (the first ${verdict.unsigned} written before signing began)` : '';
+        printText(`audit trail intact: ${verdict.entries} entries, signed by this appliance${legacy}${anchors}`);
+      } else printText(`audit trail broken at entry ${verdict.brokenAt ?? '?'}:\n${verdict.problems.map((p) => `  ${p}`).join('\n')}`);
       if (!verdict.ok) process.exitCode = 1;
     });
 }

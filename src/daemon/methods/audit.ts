@@ -9,6 +9,12 @@ export function auditMethods(d: MethodDeps): Pick<Handlers, 'audit.list' | 'audi
       const entries = await d.trail.list({ since, action: p.action });
       return entries.map(({ prev: _prev, ...e }) => e);
     },
-    'audit.verify': () => d.trail.verify(),
+    'audit.verify': (p) =>
+      d.trail.verify(
+        (p.anchors ?? []).map((a) => {
+          const [seq = '', hash = ''] = a.replace(/^#/, '').split(':');
+          return { seq: Number(seq), hash };
+        }),
+      ),
   };
 }

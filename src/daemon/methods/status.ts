@@ -37,6 +37,7 @@ export function statusMethods(d: MethodDeps): Pick<Handlers, 'status'> {
         store: { path: d.config.store.path, bytes: await d.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
         cameras: await Promise.all(d.cameras.status().map(async (c) => cameraStatus(c, await d.pauses.info(c.name)))),
         notify: notifyStatus(await d.outbox.status()),
+        appliance: { fingerprint: d.trail.appliance.fingerprint, publicKeyPem: d.trail.appliance.publicKeyPem },
       };
     },
   };

@@ -4,7 +4,7 @@ import { iso, type Clock } from '../../clock.js';
 import { LibcamError } from '../../errors.js';
 import { grabStill, type Still } from '../../pipeline/still.js';
 import type { StillParams, StillResult } from '../../protocol.js';
-import { auditActor, type AuditActor, type AuditEntry, type AuditInput } from '../../store/audit.js';
+import { anchorOf, auditActor, type AuditActor, type AuditEntry, type AuditInput } from '../../store/audit.js';
 import type { GapEntry, SegmentEntry, SegmentStore } from '../../store/segments.js';
 import type { CameraSet } from '../cameraSet.js';
 import type { Handlers } from '../dispatcher.js';
@@ -90,7 +90,7 @@ export class Stills {
     });
     const notification = await this.opts.outbox.enqueue(
       `libcam: recorded footage of ${camera} was accessed (${params.purpose})`,
-      directorText({ actor, camera, frameAt, purpose: params.purpose, auditSeq: entry.seq, at: entry.at }),
+      directorText({ actor, camera, frameAt, purpose: params.purpose, auditSeq: entry.seq, at: entry.at, anchor: anchorOf(entry) }),
     );
     return result(params, still, frameAt, at, { digest, segment, auditSeq: entry.seq, notification: notification.id });
   }
@@ -181,7 +181,7 @@ function noFootage(camera: string, at: number, found: { before?: SegmentEntry; a
   });
 }
 
-function directorText(a: { actor: AuditActor; camera: string; frameAt: number; purpose: string; auditSeq: number; at: string }): string {
+function directorText(a: { actor: AuditActor; camera: string; frameAt: number; purpose: string; auditSeq: number; at: string; anchor: string }): string {
   return [
     'Recorded footage was accessed on the library camera system (policy §3: the Director is notified whenever archival data is accessed).',
     '',
@@ -190,6 +190,8 @@ function directorText(a: { actor: AuditActor; camera: string; frameAt: number; p
     `Purpose:       ${a.purpose}`,
     `When:          ${a.at}`,
     `Audit entry:   #${a.auditSeq} (check with: libcam audit list --action footage.still)`,
+    `Audit head:    ${a.anchor}`,
+    '               (keep it: libcam audit verify --anchor with it shows the trail was not rewritten since)',
     `Appliance:     ${hostname()}`,
     '',
     'This message was sent automatically by libcamd.',
