@@ -43,7 +43,8 @@ writeFileSync(
   JSON.stringify({
     store: { path: join(work, 'store'), segmentSeconds: 10 },
     index: { path: join(work, 'index') },
-    socket: { path: socket, group: 'libcam' },
+    keys: { path: join(work, 'keys') },
+    socket: { path: socket, group: 'libcam-staff' },
     retention: { maxAge: '1d', minFreeBytes: '1GB' },
     cameras: [{ name: 'cam', source: { kind: 'rtsp', url: cam.url } }],
     log: { level: 'warn' },

@@ -99,7 +99,7 @@ async function libcamd(url, port) {
   mkdirSync(dir, { recursive: true });
   const cameras = Array.from({ length: N }, (_, i) => `  - name: cam-${i + 1}\n    source: { kind: rtsp, url: "${url}" }`).join('\n');
   const config = join(dir, 'libcam.yaml');
-  writeFileSync(config, `store: { path: ${dir}/store, segmentSeconds: 10 }\nindex: { path: ${dir}/index }\nsocket: { path: ${dir}/s.sock, group: libcam }\ncameras:\n${cameras}\n`);
+  writeFileSync(config, `store: { path: ${dir}/store, segmentSeconds: 10 }\nindex: { path: ${dir}/index }\nkeys: { path: ${dir}/keys }\nsocket: { path: ${dir}/s.sock, group: libcam-staff }\ncameras:\n${cameras}\n`);
   const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   const result = await measure('libcamd', () => [proc.pid], port);
   const exited = new Promise((r) => proc.once('exit', r));

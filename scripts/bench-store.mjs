@@ -79,7 +79,7 @@ function timeCommand(cmd) {
 
 function config(dir, extra = '', retention = '{ maxAge: 1d, minFreeBytes: 1MB }') {
   const file = join(dir, 'libcam.yaml');
-  writeFileSync(file, `store: { path: ${dir}/store, segmentSeconds: 2 }\nindex: { path: ${dir}/index }\nsocket: { path: ${dir}/s.sock, group: libcam }\nretention: ${retention}\n${extra}`);
+  writeFileSync(file, `store: { path: ${dir}/store, segmentSeconds: 2 }\nindex: { path: ${dir}/index }\nkeys: { path: ${dir}/keys }\nsocket: { path: ${dir}/s.sock, group: libcam-staff }\nretention: ${retention}\n${extra}`);
   return file;
 }
 

@@ -30,7 +30,15 @@ t.test('libcamd.service is a hardened notify service', async (t) => {
     'NoNewPrivileges=yes',
     'CapabilityBoundingSet=',
     'SystemCallArchitectures=native',
-    'UMask=0027',
+    'UMask=0077',
+    'StateDirectoryMode=0700',
+    'Group=libcam',
+    'SupplementaryGroups=libcam-staff',
+    'SystemCallFilter=@system-service',
+    'ProtectProc=invisible',
+    'ProcSubset=pid',
+    'RemoveIPC=yes',
+    'PrivateMounts=yes',
   ]) {
     has(line);
   }
@@ -38,6 +46,23 @@ t.test('libcamd.service is a hardened notify service', async (t) => {
   t.match(unit, /^RestrictAddressFamilies=.+$/m);
   t.match(unit, /^RequiresMountsFor=.+$/m);
   t.notMatch(unit, /^MemoryDenyWriteExecute=/m, 'V8 needs W+X memory');
+  t.notMatch(unit, /^PrivateUsers=yes/m, 'no user namespace: SO_PEERCRED would read every staff member as nobody');
+  t.match(unit, /^MemoryMax=\S+$/m);
+  t.match(unit, /^TasksMax=\d+$/m);
+});
+
+t.test('systemd-analyze security scores both services at 2.5 or better', { skip: !hasCommand('systemd-analyze') && 'systemd-analyze is not installed' }, async (t) => {
+  for (const unit of units.slice(0, 2)) {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', unit], { encoding: 'utf8' });
+    const score = Number(/Overall exposure level for \S+: ([0-9.]+)/.exec(r.stdout)?.[1]);
+    t.ok(score <= 2.5, `${unit.split('/').pop() ?? unit}: exposure ${score}`);
+  }
+});
+
+t.test('the prune service reaches the socket and nothing else', async (t) => {
+  const unit = readFileSync(units[1] ?? '', 'utf8');
+  for (const line of ['PrivateNetwork=yes', 'RestrictAddressFamilies=AF_UNIX', 'IPAddressDeny=any', 'UMask=0077']) t.match(unit, new RegExp(`^${line}$`, 'm'), line);
+  t.match(unit, /^InaccessiblePaths=.*\/srv\/libcam.*\/var\/lib\/libcam/m, 'no access to the store, index or keys');
 });
 
 t.test('the prune timer runs daily and the cron line does the same', async (t) => {
