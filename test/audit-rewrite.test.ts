@@ -57,7 +57,7 @@ async function tamper(fn: (entries: AuditEntry[]) => AuditEntry[]): Promise<void
 function reseal(entries: AuditEntry[], privateKeyPem?: string): AuditEntry[] {
   let prev: string | null = null;
   return entries.map((e, i) => {
-    const { hash, sig, ...rest } = e;
+    const { hash: _resealed, sig, ...rest } = e;
     const body = { ...rest, seq: i + 1, prev };
     const hash = entryHash(body);
     prev = hash;
