@@ -28,7 +28,11 @@ t.test('each midnight the Director is mailed the day’s entries and the chain h
   await outbox.start();
   let digest = new AuditDigest({ trail, outbox, index, clock, log });
   await digest.start();
-  const step = (ms: number): Promise<void> => clock.advance(ms, () => outbox.idle());
+  const step = (ms: number): Promise<void> =>
+    clock.advance(ms, async () => {
+      await digest.idle();
+      await outbox.idle();
+    });
 
   await trail.append({ action: 'pause', subject: 'lobby', actor: { user: 'alice', uid: 1000 } });
   await step(3_600_000);

@@ -27,6 +27,7 @@ export interface DigestOptions {
 export class AuditDigest {
   private readonly meta;
   private timer: Timer | undefined;
+  private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: DigestOptions) {
     this.meta = opts.index.db.sublevel<string, { coveredTo: number }>('digest-meta', { valueEncoding: 'json' });
@@ -50,10 +51,15 @@ export class AuditDigest {
     const now = this.opts.clock.now();
     const at = nextMidnight(now);
     this.timer = this.opts.clock.setTimeout(() => {
-      this.sendDue()
+      this.running = this.sendDue()
         .catch((err: unknown) => this.opts.log.error({ err }, 'cannot queue the daily audit digest'))
         .finally(() => this.schedule());
     }, at - now);
+  }
+
+  /** Resolves once a digest being queued is queued (for tests that move the clock). */
+  idle(): Promise<void> {
+    return this.running;
   }
 
   private async sendDue(): Promise<void> {
