@@ -90,6 +90,8 @@ export interface StatusResult {
   store: { path: string; bytes: number; freeBytes: number };
   cameras: CameraStatus[];
   notify: NotifyStatus;
+  /** Incidents not released, and the bytes of their clips (held beside the segments, under no retention limit). */
+  incidents: { open: number; collecting: number; clipBytes: number };
   /** The appliance's own key, which signs the audit trail: its fingerprint is what the board keeps on paper. */
   appliance: { fingerprint: string; publicKeyPem: string };
 }
@@ -218,6 +220,43 @@ export interface StillResult {
   notification: string | null;
 }
 
+/** An incident as the socket shows it: times ISO 8601 UTC. */
+export interface IncidentInfo {
+  id: string;
+  created: string;
+  cameras: string[];
+  from: string;
+  to: string;
+  purpose: Purpose;
+  requestedBy: string;
+  /** The account that opened it, as the kernel reported it. */
+  account: { user: string; uid: number | null };
+  note: string | null;
+  patrons: string[];
+  /** collecting (live footage, until `to`), cutting, open, released. */
+  state: 'collecting' | 'cutting' | 'open' | 'released';
+  /** Whether its footage is held now. */
+  held: boolean;
+  refused: { camera: string; reason: string }[];
+  gaps: { camera: string; start: string; end: string | null; cause: GapCause }[];
+  clips: { camera: string; path: string; start: string; end: string; bytes: number; sha256: string; earlierMs: number; segments: number }[];
+  released: { at: string; by: string; requestedBy: string | null; note: string } | null;
+}
+
+export interface IsolateParams {
+  cameras: string[];
+  /** ISO 8601; the CLI resolves now, relative times and --for. */
+  from: string;
+  to: string;
+  purpose: Purpose;
+  requestedBy: string;
+  note?: string;
+  patrons?: string[];
+}
+
+/** A patron record id (policy §5): a short identifier, never free text. */
+export const PATRON_PATTERN = '^[A-Za-z0-9][A-Za-z0-9-]{0,31}$';
+
 export interface DoctorCheck {
   name: string;
   ok: boolean;
@@ -247,6 +286,10 @@ export interface Methods {
   'holds.release': { params: { id: string }; result: { released: string } };
   still: { params: StillParams; result: StillResult };
   doctor: { params: Record<string, never>; result: DoctorResult };
+  isolate: { params: IsolateParams; result: { incident: IncidentInfo } };
+  'incidents.list': { params: { all?: boolean }; result: IncidentInfo[] };
+  'incidents.show': { params: { id: string }; result: IncidentInfo };
+  'incidents.release': { params: { id: string; requestedBy: string; note: string }; result: IncidentInfo };
 }
 
 export type MethodName = keyof Methods;
@@ -263,10 +306,13 @@ export const NO_CONTROL_CHARACTERS = '^[^\\p{Cc}]*$';
 /** The same, and not blank. */
 export const NOT_BLANK_TEXT = '^(?=[^\\p{Cc}]*\\S)[^\\p{Cc}]*$';
 const freeText = (maxLength: number) => ({ type: 'string', maxLength, pattern: NO_CONTROL_CHARACTERS }) as const;
+const incidentId = { type: 'string', pattern: '^INC-[0-9]{8}-[0-9]{3,}$' } as const;
 /** Wording for the patterns above, in place of ajv's "must match pattern ...". */
 export const PARAM_PATTERN_HINTS: Record<string, string> = {
   [NO_CONTROL_CHARACTERS]: 'must not contain control characters (newlines, tabs, escapes)',
   [NOT_BLANK_TEXT]: 'must not be blank or contain control characters (newlines, tabs, escapes)',
+  [PATRON_PATTERN]: 'must be a patron record id: letters, digits and dashes, at most 32 (never free text)',
+  '^INC-[0-9]{8}-[0-9]{3,}$': 'must be an incident id such as INC-20261128-001',
 };
 /** The person who asked for an access (policy §3): a name, stored with the OS account. */
 const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK_TEXT } as const;
@@ -274,6 +320,28 @@ const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: NOT
 export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
   status: noParams,
   doctor: noParams,
+  isolate: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['cameras', 'from', 'to', 'purpose', 'requestedBy'],
+    properties: {
+      cameras: { type: 'array', minItems: 1, maxItems: 64, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 64 } },
+      from: isoTime,
+      to: isoTime,
+      purpose: { enum: PURPOSES },
+      requestedBy,
+      note: freeText(1000),
+      patrons: { type: 'array', maxItems: 50, uniqueItems: true, items: { type: 'string', pattern: PATRON_PATTERN } },
+    },
+  },
+  'incidents.list': { type: 'object', additionalProperties: false, properties: { all: { type: 'boolean' } } },
+  'incidents.show': { type: 'object', additionalProperties: false, required: ['id'], properties: { id: incidentId } },
+  'incidents.release': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'requestedBy', 'note'],
+    properties: { id: incidentId, requestedBy, note: { ...freeText(1000), minLength: 1, pattern: NOT_BLANK_TEXT } },
+  },
   'cameras.list': noParams,
   recordings: {
     type: 'object',

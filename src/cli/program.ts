@@ -7,6 +7,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerPause } from './commands/pause.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerHolds } from './commands/holds.js';
+import { registerIncidents } from './commands/incidents.js';
 import { registerStatus } from './commands/status.js';
 import { registerStill } from './commands/still.js';
 import { registerStore } from './commands/store.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerPause(program);
   registerStore(program);
   registerHolds(program);
+  registerIncidents(program);
   registerAudit(program);
   registerConfig(program);
   registerDoctor(program);

@@ -18,11 +18,13 @@ import { AuditDigest } from './digest.js';
 import { DiskGuard } from './diskGuard.js';
 import { gidOf } from './group.js';
 import type { CameraDeps } from './makeCamera.js';
+import { Incidents } from '../evidence/incidents.js';
 import { auditMethods } from './methods/audit.js';
 import { camerasMethods } from './methods/cameras.js';
 import type { MethodDeps } from './methods/context.js';
 import { doctorMethods } from './methods/doctor.js';
 import { holdsMethods } from './methods/holds.js';
+import { incidentsMethods } from './methods/incidents.js';
 import { pauseMethods } from './methods/pause.js';
 import { recordingsMethods } from './methods/recordings.js';
 import { statusMethods } from './methods/status.js';
@@ -75,6 +77,7 @@ export class Daemon {
   private readonly store: SegmentStore;
   private readonly trail: AuditTrail;
   private readonly outbox: Outbox;
+  private readonly incidents: Incidents;
   private readonly digest: AuditDigest;
   private readonly pauses: Pauses;
   private readonly guard: DiskGuard;
@@ -121,6 +124,17 @@ export class Daemon {
     this.outbox = new Outbox({ index: this.index, notify: config.notify, log: log.child({ component: 'notify' }), audit, clock });
     this.digest = new AuditDigest({ trail: this.trail, outbox: this.outbox, index: this.index, clock, log: log.child({ component: 'digest' }) });
 
+    this.incidents = new Incidents({
+      index: this.index,
+      store: this.store,
+      holds,
+      audit,
+      notify: (subject, text) => this.outbox.enqueue(subject, text),
+      clock,
+      log: log.child({ component: 'incidents' }),
+      segmentSeconds: config.store.segmentSeconds,
+      names,
+    });
     const d: MethodDeps = {
       config,
       clock,
@@ -134,6 +148,7 @@ export class Daemon {
       cameras: this.cameras,
       pauses: this.pauses,
       outbox: this.outbox,
+      incidents: this.incidents,
       names,
       startedAt: clock.now(),
     };
@@ -147,6 +162,7 @@ export class Daemon {
       ...storeMethods(d),
       ...holdsMethods(d),
       ...auditMethods(d),
+      ...incidentsMethods(d),
     };
     const dispatcher = new Dispatcher(handlers);
     this.socket = new SocketServer({
@@ -199,6 +215,7 @@ export class Daemon {
           await this.cameras.stop();
         },
       },
+      { name: 'incidents', start: () => this.incidents.start(), stop: () => this.incidents.stop() },
       { name: 'disk guard', start: () => this.guard.start(), stop: () => this.guard.stop() },
       {
         name: 'control socket',

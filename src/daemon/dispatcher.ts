@@ -33,6 +33,10 @@ function compileAll(): Validators {
     'holds.release': ajv.compile<Methods['holds.release']['params']>(PARAM_SCHEMAS['holds.release']),
     still: ajv.compile<Methods['still']['params']>(PARAM_SCHEMAS.still),
     doctor: ajv.compile<Methods['doctor']['params']>(PARAM_SCHEMAS.doctor),
+    isolate: ajv.compile<Methods['isolate']['params']>(PARAM_SCHEMAS.isolate),
+    'incidents.list': ajv.compile<Methods['incidents.list']['params']>(PARAM_SCHEMAS['incidents.list']),
+    'incidents.show': ajv.compile<Methods['incidents.show']['params']>(PARAM_SCHEMAS['incidents.show']),
+    'incidents.release': ajv.compile<Methods['incidents.release']['params']>(PARAM_SCHEMAS['incidents.release']),
   };
 }
 

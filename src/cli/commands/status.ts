@@ -24,6 +24,7 @@ export function renderStatus(status: StatusResult, time: ShowTime): string {
   const head =
     `libcamd ${status.version}, up ${formatDuration(status.uptimeS * 1000)}; store ${status.store.path}: ${formatBytes(status.store.bytes)} of footage, ${formatBytes(status.store.freeBytes)} free\n` +
     notifyLine(status.notify, time) +
+    `\nIncidents: ${status.incidents.open} open, ${status.incidents.collecting} collecting live footage; their clips ${formatBytes(status.incidents.clipBytes)} (held, under no retention limit)` +
     `\nAppliance key (signs the audit trail): ${status.appliance.fingerprint}`;
   if (status.cameras.length === 0) return `${head}\nno cameras configured`;
   const rows = status.cameras.map((c) => [c.name, c.state, time(c.since), c.lastSegmentEnd === null ? null : time(c.lastSegmentEnd), detail(c, time)]);

@@ -1,4 +1,5 @@
 import type { Clock } from '../../clock.js';
+import type { Incidents } from '../../evidence/incidents.js';
 import type { Config } from '../../config/types.js';
 import { LibcamError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -30,6 +31,7 @@ export interface MethodDeps {
   cameras: CameraSet;
   pauses: Pauses;
   outbox: Outbox;
+  incidents: Incidents;
   /** The configured camera names, in configuration order. */
   names: readonly string[];
   startedAt: number;

@@ -31,12 +31,18 @@ export function statusMethods(d: MethodDeps): Pick<Handlers, 'status'> {
   return {
     status: async () => {
       const fs = await statfs(d.config.store.path);
+      const incidents = await d.incidents.list();
       return {
         version: VERSION,
         uptimeS: Math.floor((d.clock.now() - d.startedAt) / 1000),
         store: { path: d.config.store.path, bytes: await d.store.totalBytes(), freeBytes: fs.bavail * fs.bsize },
         cameras: await Promise.all(d.cameras.status().map(async (c) => cameraStatus(c, await d.pauses.info(c.name)))),
         notify: notifyStatus(await d.outbox.status()),
+        incidents: {
+          open: incidents.filter((i) => i.state === 'open' || i.state === 'cutting').length,
+          collecting: incidents.filter((i) => i.state === 'collecting').length,
+          clipBytes: incidents.filter((i) => i.state !== 'released').reduce((n, i) => n + i.clips.reduce((m, c) => m + c.bytes, 0), 0),
+        },
         appliance: { fingerprint: d.trail.appliance.fingerprint, publicKeyPem: d.trail.appliance.publicKeyPem },
       };
     },
