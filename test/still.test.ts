@@ -154,7 +154,7 @@ t.test('stills from recorded footage, from the live picture, and the times there
       1,
     );
     t.match(reply, /"ok":false/);
-    t.match(reply, /params\.purpose must be equal to one of the allowed values: security-risk, crime-investigation/);
+    t.match(reply, /--purpose must be equal to one of the allowed values: security-risk, crime-investigation/);
   });
 });
 
