@@ -92,3 +92,20 @@ t.test('invariant 7: a store folder that is not the one the index was made for',
   writeFileSync(join(r.store.root, IDENTITY_FILE), JSON.stringify({ storeId: 'another-disk', created: '2026-01-01T00:00:00Z' }));
   t.match((await r.check()).problems, [{ kind: 'store-identity', detail: /is store another-disk, but the index belongs to store/ }]);
 });
+
+t.test('invariant 8: a clip of an open incident that is gone or changed', async (t) => {
+  const r = await rig(t);
+  const clips = [
+    { camera: 'lobby', file: '.incidents/INC-20261120-001/lobby.mp4', bytes: 10, sha256: 'a'.repeat(64) },
+    { camera: 'lobby', file: '.incidents/INC-20261120-002/lobby.mp4', bytes: 10, sha256: 'b'.repeat(64) },
+  ];
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(r.store.root, '.incidents', 'INC-20261120-002'), { recursive: true });
+  writeFileSync(join(r.store.root, clips[1]?.file ?? ''), 'twelve bytes');
+  const report = await fsck(r.store, r.holds, { repair: true, deep: false }, clips);
+  t.match(report.problems, [
+    { kind: 'clip-missing', file: clips[0]?.file, repaired: false },
+    { kind: 'clip-mismatch', detail: '12 bytes on disk, 10 in the incident', repaired: false },
+  ]);
+  t.equal(report.checked.files, 10, 'clip files are not taken for segments');
+});

@@ -53,7 +53,18 @@ export const FSCK_KINDS = [
   'chain-break', // 5
   'head-mismatch', // 6
   'store-identity', // 7
+  'clip-missing', // 8
+  'clip-mismatch', // 8
 ] as const;
+
+/** An incident's clip as fsck checks it (invariant 8). */
+export interface ClipRecord {
+  camera: string;
+  /** Relative to the store. */
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 
 export interface FsckProblem {
   kind: (typeof FSCK_KINDS)[number];
@@ -83,7 +94,8 @@ type Suspect = { kind: 'entry'; entry: SegmentEntry } | { kind: 'file'; file: st
  * a held entry or file; (4) a camera's segments do not overlap; (5) each segment's `prev`
  * is the hash of the segment before it, unless a recorded deletion or a file-lost gap lies
  * between them; (6) the camera's head counts exactly its indexed segments and bytes;
- * (7) the store folder is the one the index was made for.
+ * (7) the store folder is the one the index was made for; (8) every clip of an incident not
+ * released is there with its recorded size (and, with `deep`, hash).
  * Repair: entries whose file is gone become file-lost gaps; interrupted deletions are
  * completed; a head that miscounts is counted again; anything else is reported and left
  * for a person (evidence is never rewritten).
@@ -94,7 +106,7 @@ type Suspect = { kind: 'entry'; entry: SegmentEntry } | { kind: 'file'; file: st
  * deletion of that camera can run meanwhile, and only what is still wrong there is
  * reported (or repaired).
  */
-export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }): Promise<FsckReport> {
+export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: boolean; deep: boolean }, clips: readonly ClipRecord[] = []): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const indexed = new Set<string>();
   let segments = 0;
@@ -144,6 +156,15 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
 
   for (const [camera, list] of suspects) {
     problems.push(...(await store.enqueue(camera, () => confirm(store, camera, list))));
+  }
+  for (const clip of clips) {
+    const size = await sizeOf(join(store.root, clip.file));
+    if (size === undefined) problems.push({ kind: 'clip-missing', camera: clip.camera, file: clip.file, detail: 'the clip of an open incident is gone' });
+    else if (size !== clip.bytes) problems.push({ kind: 'clip-mismatch', camera: clip.camera, file: clip.file, detail: `${size} bytes on disk, ${clip.bytes} in the incident` });
+    else if (opts.deep) {
+      const sha = createHash('sha256').update(await readFile(join(store.root, clip.file))).digest('hex');
+      if (sha !== clip.sha256) problems.push({ kind: 'clip-mismatch', camera: clip.camera, file: clip.file, detail: `SHA-256 ${sha} on disk, ${clip.sha256} in the incident` });
+    }
   }
 
   if (opts.repair) {

@@ -26,7 +26,8 @@ export function storeMethods(d: MethodDeps): Pick<Handlers, 'prune' | 'prune.rec
     fsck: (p, ctx) =>
       // Never beside a prune: each would see the other's half-done work.
       d.pruner.exclusive('fsck', async () => {
-        const result = await fsck(d.store, d.holds, p);
+        const clips = (await d.incidents.list()).filter((i) => i.state === 'open').flatMap((i) => i.clips);
+        const result = await fsck(d.store, d.holds, p, clips);
         if (p.repair && result.problems.length > 0) {
           await d.audit({ actor: auditActor(ctx.caller), action: 'fsck.repair', details: { problems: result.problems } });
         }
