@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { iso, type Clock, type Timer } from '../clock.js';
 import { LibcamError } from '../errors.js';
@@ -9,7 +9,7 @@ import { fsyncPath, mkdirDurable } from '../store/fsync.js';
 import type { Holds } from '../store/holds.js';
 import type { IndexDb } from '../store/indexDb.js';
 import type { GapCause, GapEntry, SegmentEntry, SegmentStore } from '../store/segments.js';
-import { cutClip, type ClipProgress } from './clip.js';
+import { cutClip, readWhole, type ClipProgress } from './clip.js';
 
 /** Where clips live: in the store, a folder fsck and retention leave alone. */
 export const INCIDENTS_FOLDER = '.incidents';
@@ -255,7 +255,7 @@ export class Incidents {
         incident.to,
         (source) => {
           const entry = byPath.get(source.path);
-          return entry ? store.reading(entry, (path) => readFile(path)) : readFile(source.path);
+          return entry ? store.reading(entry, (path) => readWhole(path)) : readWhole(source.path);
         },
         (p) => progress?.({ segmentsDone: segmentsBefore + p.segmentsDone, segments, bytesDone: bytesBefore + p.bytesDone, bytes: total }),
       );
