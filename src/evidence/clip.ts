@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { LibcamError } from '../errors.js';
 
 /**
@@ -274,6 +274,71 @@ const CONTINUOUS_MS = 50;
 /** Fragments of the clip hold about this much (in samples) each. */
 const SAMPLES_PER_FRAGMENT = 30;
 
+/**
+ * Hashes a file as it is being written, on a thread of its own: told how far the file is
+ * written, it reads that much (from the page cache, just written) and hashes it, so the
+ * SHA-256 costs the thread that cuts the clip nothing. Inline, so it runs the same from the
+ * build and from the sources.
+ */
+const HASHER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { openSync, readSync, closeSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const fd = openSync(workerData.path, 'r');
+const hash = createHash('sha256');
+const buf = Buffer.allocUnsafe(4 << 20);
+let at = 0;
+parentPort.on('message', ({ upTo, done }) => {
+  while (at < upTo) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, upTo - at), at);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    at += n;
+  }
+  if (done) {
+    closeSync(fd);
+    parentPort.postMessage({ sha256: hash.digest('hex'), bytes: at });
+  }
+});
+`;
+
+class Hasher {
+  private readonly worker: Worker;
+  private readonly result: Promise<{ sha256: string; bytes: number }>;
+
+  constructor(path: string) {
+    this.worker = new Worker(HASHER, { eval: true, workerData: { path } });
+    this.result = new Promise((resolve, reject) => {
+      this.worker.once('message', (m: unknown) => {
+        const sha256: unknown = typeof m === 'object' && m !== null ? Reflect.get(m, 'sha256') : undefined;
+        const bytes: unknown = typeof m === 'object' && m !== null ? Reflect.get(m, 'bytes') : undefined;
+        if (typeof sha256 === 'string' && typeof bytes === 'number') resolve({ sha256, bytes });
+        else reject(new LibcamError('internal', 'the clip hasher answered nonsense'));
+      });
+      this.worker.once('error', reject);
+    });
+  }
+
+  /** The file is written up to here. */
+  written(upTo: number): void {
+    this.worker.postMessage({ upTo, done: false });
+  }
+
+  async digest(upTo: number): Promise<{ sha256: string; bytes: number }> {
+    this.worker.postMessage({ upTo, done: true });
+    try {
+      return await this.result;
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  async abandon(): Promise<void> {
+    this.result.catch(() => undefined);
+    await this.worker.terminate();
+  }
+}
+
 /** Segments read ahead of the one being cut. */
 const READ_AHEAD = 2;
 
@@ -281,13 +346,13 @@ const READ_AHEAD = 2;
 const WRITE_BATCH = 8 << 20;
 
 /**
- * Writes one clip file front to back, hashing as it goes (nothing is rewritten afterwards,
- * so the hash is of what is on disk without reading it back). The moov's duration is the
- * span the clip will cover, known from the index before the first sample is written.
+ * Writes one clip file front to back (nothing is rewritten afterwards), a hasher following
+ * it on another thread. The moov's duration is the span the clip will cover, known from the
+ * index before the first sample is written.
  */
 class ClipWriter {
   private handle: FileHandle | undefined;
-  private readonly hash = createHash('sha256');
+  private hasher: Hasher | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private written = 0;
@@ -316,7 +381,6 @@ class ClipWriter {
 
   private async write(chunks: Buffer[]): Promise<void> {
     for (const c of chunks) {
-      this.hash.update(c);
       this.pending.push(c);
       this.pendingBytes += c.length;
     }
@@ -333,7 +397,8 @@ class ClipWriter {
     this.written += this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.inFlight = handle.writev(batch, at);
+    const end = this.written;
+    this.inFlight = handle.writev(batch, at).then(() => this.hasher?.written(end));
   }
 
   /** Adds the samples of one segment (already trimmed), placed at `segStartMs` on the camera's timeline. */
@@ -345,6 +410,7 @@ class ClipWriter {
     if (!this.first) {
       this.first = { seg, startMs: headAbsMs };
       this.handle = await open(this.path, 'wx', 0o600);
+      this.hasher = new Hasher(this.path);
       const span = BigInt(Math.max(0, Math.round(this.endMs - headAbsMs)));
       await this.write([seg.ftyp, clipMoov(seg, (span * BigInt(seg.movieTimescale)) / MS)]);
       this.nextDts = 0n;
@@ -373,11 +439,14 @@ class ClipWriter {
     await handle.sync();
     await handle.close();
     this.handle = undefined;
-    return { path: this.path, start: first.startMs, end: this.lastEndAbsMs, bytes: this.written, sha256: this.hash.digest('hex'), samples: this.samples };
+    const hashed = await this.hasher?.digest(this.written);
+    if (!hashed || hashed.bytes !== this.written) throw new LibcamError('io', `the clip ${this.path} could not be read back whole to hash it`, { file: this.path });
+    return { path: this.path, start: first.startMs, end: this.lastEndAbsMs, bytes: this.written, sha256: hashed.sha256, samples: this.samples };
   }
 
   async abandon(): Promise<void> {
     await this.inFlight.catch(() => undefined);
+    await this.hasher?.abandon();
     await this.handle?.close();
     this.handle = undefined;
     await unlink(this.path).catch(() => undefined);
