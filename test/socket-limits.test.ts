@@ -7,7 +7,21 @@ import t, { type Test } from 'tap';
 import type { AuditEntryInfo } from '../src/protocol.js';
 import { ROOT, cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { holes, recordings } from './helpers/footage.js';
-import { cliAs, createUser, type OsUser } from './helpers/users.js';
+import { cliAs, createUser, runAs, type OsUser } from './helpers/users.js';
+
+/** One write of COUNT copies of TEXT, then what comes back in a second. */
+const BURST = [
+  'import socket,sys,time',
+  's=socket.socket(socket.AF_UNIX)',
+  's.connect(sys.argv[1])',
+  's.sendall(sys.argv[2].encode().decode("unicode_escape").encode()*int(sys.argv[3]))',
+  's.settimeout(1)',
+  'got=b""',
+  'try:',
+  '  while len(got)<4096: got+=s.recv(4096) or b"x"*4096',
+  'except Exception: pass',
+  'print(got[:4096].decode(errors="replace"))',
+].join('\n');
 
 // Misbehaving clients, run as another account (a member of the staff group): a flood that
 // never reads its replies, connections that trickle bytes, connections held open. Each time
@@ -76,6 +90,24 @@ t.test('a client that floods requests and never reads the replies starves nobody
   }
   const steps = JSON.parse(cli(['audit', 'list', '--action', 'clock.step', '--json'], { socket: daemon.socket }).stdout) as AuditEntryInfo[];
   t.same(steps, [], 'no false clock step');
+  daemon.proc.kill('SIGTERM');
+  await daemon.exited;
+});
+
+t.test('twenty thousand blank lines, or lines past the in-flight cap, in one write harm nothing', async (t) => {
+  // Answered line by line through a function that called itself per line, such a write
+  // exhausted the stack and killed libcamd (found from outside).
+  const { daemon, staff } = await start(t);
+  const blank = runAs(staff, '/usr/bin/python3', ['-c', BURST, daemon.socket, '\\n', '20000']);
+  t.equal(blank.status, 0, blank.stderr);
+  const empty = runAs(staff, '/usr/bin/python3', ['-c', BURST, daemon.socket, '{}\\n', '30000']);
+  t.equal(empty.status, 0, empty.stderr);
+  t.match(empty.stdout, /"code":"usage"/, 'the malformed lines are answered');
+  t.equal(cli(['status'], { socket: daemon.socket }).status, 0, 'libcamd still answers');
+  t.equal(daemon.proc.exitCode, null, 'and is still running');
+  const since = new Date(Date.now() - 3000).toISOString();
+  await sleep(4000);
+  for (const c of cameras) t.ok(recordings(daemon.socket, c.name, since).segments.length >= 1, `${c.name} still records`);
   daemon.proc.kill('SIGTERM');
   await daemon.exited;
 });

@@ -8,7 +8,7 @@ function unreachable(path: string, err: unknown): LibcamError {
   const errno = errnoOf(err);
   const hint =
     errno === 'EACCES'
-      ? `permission denied: is your account in the socket's group (usually libcam)?`
+      ? `permission denied: is your account in the socket's group (libcam-staff, unless socket.group says otherwise)?`
       : errno === 'ENOENT'
         ? 'no socket there: is libcamd running (systemctl status libcamd)? Use --socket or $LIBCAM_SOCKET for another path'
         : `${errno ?? String(err)}: is libcamd running (systemctl status libcamd)?`;
@@ -23,7 +23,11 @@ function isReply(value: unknown): value is Reply {
 export class Client {
   private nextId = 1;
 
-  constructor(readonly socketPath: string) {}
+  constructor(
+    readonly socketPath: string,
+    /** Longest silence from libcamd before the CLI gives up. */
+    private readonly timeoutMs = 120_000,
+  ) {}
 
   call<M extends MethodName>(
     method: M,
@@ -51,6 +55,11 @@ export class Client {
         fn();
       };
       socket.setEncoding('utf8');
+      // A daemon that takes a request and never answers must not hold the CLI for ever; a
+      // long operation keeps the connection alive with progress lines.
+      socket.setTimeout(this.timeoutMs, () =>
+        settle(() => reject(new LibcamError('unavailable', `libcamd at ${this.socketPath} did not answer within ${this.timeoutMs / 1000} s: it may be hung (journalctl -u libcamd)`))),
+      );
       let connected = false;
       let failure: Error | undefined;
       socket.once('connect', () => {

@@ -62,6 +62,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A bug must not leave a half-dead daemon (seen: a main thread parked in process.exit
+  // while GStreamer went on writing files nobody indexed): say what happened, exit, and if
+  // even exiting hangs, be killed; systemd restarts libcamd and recovery indexes the files.
+  const die = (what: string) => (err: unknown) => {
+    log.fatal({ err }, `${what}: libcamd stops; it is restarted and recovers what was written`);
+    killAfter(2000);
+    process.exit(70);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled promise rejection'));
 
   try {
     await daemon.start();

@@ -277,38 +277,45 @@ class Connection {
 
   private send = (reply: Reply): boolean => (this.socket.writable ? this.socket.write(line(reply)) : true);
 
-  /** Answers the next complete line, if any; otherwise reads on. */
+  /**
+   * Answers the complete lines in hand, one at a time, then reads on. A loop, not a call
+   * per line: twenty thousand blank lines in one write must not exhaust the stack.
+   */
   private pump(): void {
-    if (this.busy || this.socket.destroyed) return;
-    if (this.expired) return this.close('usage', `connection open longer than ${this.limits.lifetimeMs / 60_000} minutes; connect again`);
-    const nl = this.pending.indexOf(10);
-    if (nl === -1) {
-      if (this.pending.length > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
-      if (this.pending.length > 0) this.armLineTimer();
-      this.socket.resume();
-      return;
+    while (!this.busy && !this.socket.destroyed) {
+      if (this.expired) return this.close('usage', `connection open longer than ${this.limits.lifetimeMs / 60_000} minutes; connect again`);
+      // A reply not yet taken by the client: read nothing more until it is (this holds for
+      // `busy` and error replies as much as for results).
+      if (this.socket.writableNeedDrain) {
+        this.socket.once('drain', () => this.pump());
+        return;
+      }
+      const nl = this.pending.indexOf(10);
+      if (nl === -1) {
+        if (this.pending.length > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
+        if (this.pending.length > 0) this.armLineTimer();
+        this.socket.resume();
+        return;
+      }
+      clearTimeout(this.lineTimer);
+      this.lineTimer = undefined;
+      const text = this.pending.subarray(0, nl).toString('utf8');
+      this.pending = this.pending.subarray(nl + 1);
+      if (nl > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
+      if (text.trim() === '') continue;
+      if (!this.server.takeSlot()) {
+        this.send({ id: null, ok: false, error: new LibcamError('busy', 'libcamd is busy answering other requests; try again shortly').toJSON() });
+        continue;
+      }
+      this.busy = true;
+      void this.caller
+        .then((caller) => this.server.answer(text, caller, this.send))
+        .finally(() => {
+          this.server.freeSlot();
+          this.busy = false;
+          this.pump();
+        });
     }
-    clearTimeout(this.lineTimer);
-    this.lineTimer = undefined;
-    const text = this.pending.subarray(0, nl).toString('utf8');
-    this.pending = this.pending.subarray(nl + 1);
-    if (nl > this.limits.maxLineBytes) return this.close('too-large', `request line is longer than ${this.limits.maxLineBytes} bytes`);
-    if (text.trim() === '') return this.pump();
-    if (!this.server.takeSlot()) {
-      this.send({ id: null, ok: false, error: new LibcamError('busy', 'libcamd is busy answering other requests; try again shortly').toJSON() });
-      return this.pump();
-    }
-    this.busy = true;
-    void this.caller
-      .then((caller) => this.server.answer(text, caller, this.send))
-      .finally(() => {
-        this.server.freeSlot();
-        this.busy = false;
-        // The reply has to leave before the next request is read: a client that does not
-        // read its replies is not read either.
-        if (this.socket.writableNeedDrain) this.socket.once('drain', () => this.pump());
-        else this.pump();
-      });
   }
 
   /** A line begun must end soon: a client trickling bytes holds a connection for no more than lineMs. */

@@ -20,7 +20,10 @@ function run(cmd: string, args: string[]): SpawnSyncReturns<string> {
 export function createUser(t: Test, groups: string[] = []): OsUser {
   const name = `lct-${randomBytes(4).toString('hex')}`;
   run('useradd', ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', ...(groups.length > 0 ? ['--groups', groups.join(',')] : []), name]);
-  t.teardown(() => void spawnSync('userdel', [name]));
+  t.teardown(() => {
+    spawnSync('pkill', ['-KILL', '-u', name]); // runuser's children outlive a killed runuser
+    spawnSync('userdel', ['--force', name]);
+  });
   return { name, uid: Number(run('id', ['-u', name]).stdout), gid: Number(run('id', ['-g', name]).stdout) };
 }
 
