@@ -238,10 +238,28 @@ export interface IncidentInfo {
   /** Whether its footage is held now. */
   held: boolean;
   refused: { camera: string; reason: string }[];
-  gaps: { camera: string; start: string; end: string | null; cause: GapCause }[];
+  /** Recorded gaps with their cause, and `pruned` / `not-recorded` spans that had no footage and no gap. */
+  gaps: { camera: string; start: string; end: string | null; cause: GapCause | 'pruned' | 'not-recorded' }[];
   clips: { camera: string; path: string; start: string; end: string; bytes: number; sha256: string; earlierMs: number; segments: number }[];
   released: { at: string; by: string; requestedBy: string | null; note: string } | null;
 }
+
+/** An incident in `incidents list`: no note, no patron ids (they are shown, and audited, by `show`). */
+export interface IncidentSummary {
+  id: string;
+  created: string;
+  purpose: Purpose;
+  cameras: string[];
+  from: string;
+  to: string;
+  state: IncidentInfo['state'];
+  held: boolean;
+  clips: number;
+}
+
+/** The longest range an incident or a hold may cover, and how far past now it may reach. */
+export const MAX_HOLD_RANGE_MS = 31 * 86_400_000;
+export const MAX_HOLD_AHEAD_MS = 86_400_000;
 
 export interface IsolateParams {
   cameras: string[];
@@ -287,7 +305,7 @@ export interface Methods {
   still: { params: StillParams; result: StillResult };
   doctor: { params: Record<string, never>; result: DoctorResult };
   isolate: { params: IsolateParams; result: { incident: IncidentInfo } };
-  'incidents.list': { params: { all?: boolean }; result: IncidentInfo[] };
+  'incidents.list': { params: { all?: boolean }; result: IncidentSummary[] };
   'incidents.show': { params: { id: string }; result: IncidentInfo };
   'incidents.release': { params: { id: string; requestedBy: string; note: string }; result: IncidentInfo };
 }

@@ -34,7 +34,7 @@ t.test('the daemon records what happens, with the OS account of whoever asked', 
   const daemon = spawnDaemon(t, dir, configFile);
   await waitForSocket(daemon.socket);
   const placed = JSON.parse(
-    cli(['holds', 'place', '--camera', 'lobby', '--from', '-1h', '--to', '2099-01-01T00:00:00Z', '--reason', 'audit test', '--json'], { socket: daemon.socket }).stdout,
+    cli(['holds', 'place', '--camera', 'lobby', '--from', '-1h', '--to', new Date(Date.now() + 3_600_000).toISOString(), '--reason', 'audit test', '--json'], { socket: daemon.socket }).stdout,
   ) as { id: string };
   t.equal(cli(['holds', 'release', placed.id], { socket: daemon.socket }).status, 0);
   const entries = JSON.parse(cli(['audit', 'list', '--json'], { socket: daemon.socket }).stdout) as AuditEntryInfo[];

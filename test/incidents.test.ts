@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type { AuditEntryInfo, HoldInfo, IncidentInfo } from '../src/protocol.js';
-import { cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { cli, cliAsync, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { ffmpegErrors, ffprobe, recordings, sha256File } from './helpers/footage.js';
 import { SmtpSink } from './helpers/smtpSink.js';
 
@@ -13,7 +13,10 @@ import { SmtpSink } from './helpers/smtpSink.js';
 const dir = shortDir(t);
 const root = t; // a daemon restarted inside a subtest must outlive it
 const relay = new SmtpSink();
-const cameras = ['east', 'west'].map((name) => ({ name, source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, pattern: 'ball' } }));
+const cameras = [
+  ...['east', 'west'].map((name) => ({ name, source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, pattern: 'ball' } })),
+  { name: 'annex', enabled: false, source: { kind: 'test-pattern' } },
+];
 let configFile = '';
 let daemon: RunningDaemon;
 const ask = ['--purpose', 'crime-investigation', '--requested-by', 'J. Rivera, Director'];
@@ -46,7 +49,7 @@ t.before(async () => {
   });
   daemon = spawnDaemon(t, dir, configFile);
   await waitForSocket(daemon.socket);
-  await waitUntil('both cameras have 10 s of footage', () => cameras.every((c) => recordings(daemon.socket, c.name).segments.length >= 6), 60_000);
+  await waitUntil('both cameras have 10 s of footage', () => ['east', 'west'].every((c) => recordings(daemon.socket, c).segments.length >= 6), 60_000);
 });
 t.teardown(async () => {
   daemon.proc.kill('SIGTERM');
@@ -160,6 +163,40 @@ t.test('refusals: exit 2 and the flag named', async (t) => {
     t.equal(r.status, 2, `isolate ${args.join(' ')}: exit 2`);
     t.match(r.stderr, message);
   }
+});
+
+t.test('found from outside: concurrent isolates, incident holds, unbounded ranges, missing footage, disabled cameras', async (t) => {
+  // Three isolates at once used to get the same number twice, one record lost.
+  const runs = await Promise.all(
+    [1, 2, 3].map((n) => cliAsync(['isolate', '--json', '--camera', 'east', '--from', '-6s', '--to', '-2s', '--purpose', 'security-risk', '--requested-by', `Par ${n}`], { socket: daemon.socket })),
+  );
+  const ids = runs.map((r) => (JSON.parse(r.stdout) as { incident: IncidentInfo }).incident.id);
+  t.equal(new Set(ids).size, 3, `three incidents, three numbers (${ids.join(', ')})`);
+  t.same(ids.map((id) => show(id).requestedBy).sort(), ['Par 1', 'Par 2', 'Par 3'], 'each its own record');
+
+  // An incident's hold ends only with the incident.
+  const holds = JSON.parse(cli(['holds', 'list', '--json'], { socket: daemon.socket }).stdout) as HoldInfo[];
+  const mine = holds.find((h) => h.reason === `incident ${ids[0] ?? ''}`);
+  const r = cli(['holds', 'release', mine?.id ?? ''], { socket: daemon.socket });
+  t.equal(r.status, 1, 'holds release of an incident hold: refused');
+  t.match(r.stderr, `belongs to incident ${ids[0] ?? ''}: it ends when the incident is released`);
+
+  // Held footage is never deleted: a hold to 2126 would one day stop every camera.
+  const long = cli(['isolate', '--camera', 'east', '--from', '-1m', '--for', '36500d', ...ask], { socket: daemon.socket });
+  t.equal(long.status, 2, 'a hundred-year incident: exit 2');
+  t.match(long.stderr, '--to:');
+  const far = cli(['holds', 'place', '--camera', 'east', '--from', '-1h', '--to', '2126-01-01T00:00:00Z', '--reason', 'forever'], { socket: daemon.socket });
+  t.equal(far.status, 2, 'a hold to 2126: exit 2');
+
+  // A range that begins before the oldest footage says so.
+  const oldest = recordings(daemon.socket, 'east', iso(Date.now() - 3_600_000)).segments[0];
+  const early = isolate(['--camera', 'east', '--from', iso(Date.parse(oldest?.start ?? '') - 60_000), '--to', iso(Date.parse(oldest?.start ?? '') + 3000), ...ask]);
+  t.match(early.gaps, [{ camera: 'east', cause: /pruned|not-recorded/ }], 'the minute before the oldest footage is listed as a gap');
+
+  // A live incident on a camera that is not recorded cannot collect anything.
+  const disabled = cli(['isolate', '--camera', 'annex', '--from', 'now', '--for', '1m', ...ask], { socket: daemon.socket });
+  t.equal(disabled.status, 2);
+  t.match(disabled.stderr, 'annex is disabled in the configuration');
 });
 
 t.test('release: holds and clips go, the record and the audit trail stay, the Director is told', async (t) => {

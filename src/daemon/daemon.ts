@@ -134,6 +134,7 @@ export class Daemon {
       log: log.child({ component: 'incidents' }),
       segmentSeconds: config.store.segmentSeconds,
       names,
+      recording: (camera) => config.cameras.some((c) => c.name === camera && c.enabled),
     });
     const d: MethodDeps = {
       config,

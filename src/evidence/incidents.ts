@@ -47,7 +47,8 @@ export interface Incident {
   holds: string[];
   /** Cameras asked for that had no footage in the range, and why. */
   refused: { camera: string; reason: string }[];
-  gaps: { camera: string; start: number; end: number | null; cause: GapCause }[];
+  /** Recorded gaps with their cause, and spans with nothing: `pruned` (deleted before it was held), `not-recorded` (before the camera's oldest footage). */
+  gaps: { camera: string; start: number; end: number | null; cause: GapCause | 'pruned' | 'not-recorded' }[];
   clips: IncidentClip[];
   /** The audit entry that opened it. */
   openedSeq: number;
@@ -74,7 +75,12 @@ export interface IncidentsOptions {
   log: Logger;
   segmentSeconds: number;
   names: readonly string[];
+  /** Whether a camera is recorded at all (not disabled): live footage can be collected from it. */
+  recording: (camera: string) => boolean;
 }
+
+/** A span this long with neither footage nor a recorded gap is listed as a gap of its own. */
+const UNACCOUNTED_MS = 1000;
 
 /** After a live incident's end, how long to wait for the segment holding it to be indexed. */
 const SETTLE_MS = 2000;
@@ -98,6 +104,7 @@ export class Incidents {
   private readonly counters;
   private readonly timers = new Map<string, Timer>();
   private readonly cutting = new Map<string, Promise<Incident>>();
+  private opening: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: IncidentsOptions) {
     this.records = opts.index.db.sublevel<string, Incident>('incident', { valueEncoding: 'json' });
@@ -131,7 +138,15 @@ export class Incidents {
     return this.records.values().all();
   }
 
-  async isolate(request: IsolateRequest, actor: AuditActor, progress: (p: ClipProgress) => void): Promise<Incident> {
+  isolate(request: IsolateRequest, actor: AuditActor, progress: (p: ClipProgress) => void): Promise<Incident> {
+    // Opening is one at a time (two isolates at once must not take the same number); the
+    // cutting that follows is not.
+    const opened = this.opening.then(() => this.open(request, actor));
+    this.opening = opened.catch(() => undefined);
+    return opened.then((incident) => (incident.state === 'collecting' ? incident : this.finish(incident.id, progress)));
+  }
+
+  private async open(request: IsolateRequest, actor: AuditActor): Promise<Incident> {
     const { store, clock } = this.opts;
     const now = clock.now();
     const live = request.to > now;
@@ -139,7 +154,8 @@ export class Incidents {
     const refused: Incident['refused'] = [];
     for (const camera of request.cameras) {
       const found = await store.range(camera, request.from, Math.min(request.to, now));
-      if (found.segments.length > 0 || live) accepted.push(camera);
+      if (live && !this.opts.recording(camera)) refused.push({ camera, reason: `${camera} is disabled in the configuration: nothing is recorded to collect` });
+      else if (found.segments.length > 0 || live) accepted.push(camera);
       else refused.push({ camera, reason: await this.noFootage(camera, request.from, request.to, found.gaps) });
     }
     if (accepted.length === 0) {
@@ -150,7 +166,7 @@ export class Incidents {
     const number = ((await this.counters.get(date)) ?? 0) + 1;
     const id = `INC-${date}-${String(number).padStart(3, '0')}`;
     const holds: string[] = [];
-    for (const camera of accepted) holds.push((await this.opts.holds.place(camera, request.from, request.to, `incident ${id}`)).id);
+    for (const camera of accepted) holds.push((await this.opts.holds.place(camera, request.from, request.to, `incident ${id}`, id)).id);
     const entry = await this.opts.audit({
       actor,
       action: 'incident.isolate',
@@ -186,11 +202,8 @@ export class Incidents {
     );
     await this.opts.notify(`libcam: incident ${id} opened (${request.purpose})`, this.notice('opened', incident, entry));
     this.opts.log.info({ incident: id, cameras: accepted, live }, 'incident opened');
-    if (live) {
-      this.collect(incident);
-      return incident;
-    }
-    return this.finish(id, progress);
+    if (live) this.collect(incident);
+    return incident;
   }
 
   /** Why a camera has nothing in the range: the gaps there, or where its footage begins and ends. */
@@ -276,11 +289,37 @@ export class Incidents {
       }
     }
     await fsyncPath(folder);
-    const gaps = plan.flatMap(({ camera, gaps: g }) => g.map((x) => ({ camera, start: x.start, end: x.end, cause: x.cause })));
+    const gaps: Incident['gaps'] = [];
+    for (const { camera, segments: entries, gaps: recorded } of plan) {
+      gaps.push(...recorded.map((x) => ({ camera, start: x.start, end: x.end, cause: x.cause })));
+      gaps.push(...(await this.unaccounted(camera, incident.from, incident.to, entries, recorded)));
+    }
+    gaps.sort((a, b) => a.camera.localeCompare(b.camera) || a.start - b.start);
     const opened: Incident = { ...incident, state: 'open', clips, gaps };
     await this.save(opened);
     this.opts.log.info({ incident: id, clips: clips.length, bytes: clips.reduce((n, c) => n + c.bytes, 0) }, 'incident clips cut');
     return opened;
+  }
+
+  /**
+   * Spans of the range with neither footage nor a recorded gap: before the camera's oldest
+   * footage, or footage a prune deleted (before the hold was placed). Listed, never papered over.
+   */
+  private async unaccounted(camera: string, from: number, to: number, segments: SegmentEntry[], gaps: GapEntry[]): Promise<Incident['gaps']> {
+    const covered = [...segments.map((s) => [s.start, s.end]), ...gaps.map((g) => [g.start, g.end ?? to])].sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+    const holes: [number, number][] = [];
+    let at = from;
+    for (const [start = 0, end = 0] of covered) {
+      if (start - at > UNACCOUNTED_MS) holes.push([at, Math.min(start, to)]);
+      at = Math.max(at, end);
+    }
+    if (to - at > UNACCOUNTED_MS && to <= this.opts.clock.now()) holes.push([at, to]);
+    const out: Incident['gaps'] = [];
+    for (const [start, end] of holes) {
+      const pruned = await this.opts.store.deletedBetween(camera, start, end);
+      out.push({ camera, start, end, cause: pruned ? 'pruned' : 'not-recorded' });
+    }
+    return out;
   }
 
   /** `incidents show`: the record, and the access on record (clips are archival footage). */
@@ -296,7 +335,7 @@ export class Incidents {
     this.timers.get(id)?.cancel();
     this.timers.delete(id);
     await this.cutting.get(id)?.catch(() => undefined);
-    for (const hold of incident.holds) await this.opts.holds.release(hold);
+    for (const hold of incident.holds) await this.opts.holds.release(hold, id);
     await rm(join(this.opts.store.root, INCIDENTS_FOLDER, id), { recursive: true, force: true });
     const entry = await this.opts.audit({ actor, action: 'incident.release', purpose: incident.purpose, subject: id, details: { note, clips: incident.clips.map((c) => c.sha256) } });
     const released: Incident = { ...(await this.get(id)), state: 'released', released: { at: this.opts.clock.now(), actor, note } };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
+import { LibcamError } from '../errors.js';
 import type { IndexDb } from './indexDb.js';
 import type { SegmentStore } from './segments.js';
 
@@ -13,6 +14,8 @@ export interface Hold {
   /** Why: an incident id, a test, an operator's note. */
   reason: string;
   created: number;
+  /** The incident that placed it: only releasing that incident ends it. */
+  owner?: string;
 }
 
 /**
@@ -33,17 +36,24 @@ export class Holds {
     this.hold = index.db.sublevel<string, Hold>('hold', { valueEncoding: 'json' });
   }
 
-  place(camera: string, from: number, to: number, reason: string): Promise<Hold> {
+  place(camera: string, from: number, to: number, reason: string, owner?: string): Promise<Hold> {
     return this.store.enqueue(camera, async () => {
-      const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: this.clock.now() };
+      const hold: Hold = { id: randomUUID(), camera, from: Math.round(from), to: Math.round(to), reason, created: this.clock.now(), ...(owner ? { owner } : {}) };
       await this.index.db.batch([{ type: 'put', sublevel: this.hold, key: hold.id, value: hold }], { sync: true });
       return hold;
     });
   }
 
-  async release(id: string): Promise<boolean> {
+  /** Ends a hold; `asOwner` is the incident releasing its own holds (others may not end them). */
+  async release(id: string, asOwner?: string): Promise<boolean> {
     const existing = await this.hold.get(id);
     if (!existing) return false;
+    if (existing.owner !== undefined && existing.owner !== asOwner) {
+      throw new LibcamError('conflict', `hold ${id} belongs to incident ${existing.owner}: it ends when the incident is released (libcam incidents release ${existing.owner} --requested-by … --note …)`, {
+        id,
+        incident: existing.owner,
+      });
+    }
     await this.store.enqueue(existing.camera, () => this.index.db.batch([{ type: 'del', sublevel: this.hold, key: id }], { sync: true }));
     return true;
   }

@@ -237,7 +237,9 @@ export class SegmentStore {
       }
       for (const name of strays) {
         const file = join(this.incomingDir(camera), name);
-        const done = await this.recoverOne(camera, file, async (durationMs) => (await stat(file)).mtimeMs - durationMs);
+        // No pending entry: the start is the file's last write less its length, but never
+        // before the camera's footage so far ends (an estimate must not overlap a segment).
+        const done = await this.recoverOne(camera, file, async (durationMs) => Math.max((await this.head.get(camera))?.end ?? 0, (await stat(file)).mtimeMs - durationMs));
         if (done) recovered.push(done);
       }
       return recovered;

@@ -1,7 +1,8 @@
-import type { Clock } from '../../clock.js';
+import { iso, type Clock } from '../../clock.js';
 import type { Incidents } from '../../evidence/incidents.js';
 import type { Config } from '../../config/types.js';
 import { LibcamError } from '../../errors.js';
+import { MAX_HOLD_AHEAD_MS, MAX_HOLD_RANGE_MS } from '../../protocol.js';
 import type { Logger } from '../../log.js';
 import type { AuditEntry, AuditInput, AuditTrail } from '../../store/audit.js';
 import type { Holds } from '../../store/holds.js';
@@ -42,6 +43,21 @@ export function timeParam(value: string, flag: string): number {
   const ms = Date.parse(value);
   if (!Number.isFinite(ms)) throw new LibcamError('usage', `${flag}: "${value}" is not an ISO 8601 time`, { flag, value });
   return ms;
+}
+
+/**
+ * Refuses a range for a hold or an incident that is backwards, longer than a month, or
+ * reaches more than a day past now: held footage is never deleted, so a hold to 2126 would
+ * in the end stop every camera for lack of space.
+ */
+export function checkHoldRange(from: number, to: number, now: number): void {
+  if (to <= from) throw new LibcamError('invalid-input', `--to: ${iso(to)} is not after --from ${iso(from)}`, { flag: '--to' });
+  if (to - from > MAX_HOLD_RANGE_MS) {
+    throw new LibcamError('invalid-input', `--to: a range of at most ${MAX_HOLD_RANGE_MS / 86_400_000} days can be held at once; split it`, { flag: '--to' });
+  }
+  if (to > now + MAX_HOLD_AHEAD_MS) {
+    throw new LibcamError('invalid-input', `--to: ${iso(to)} is more than ${MAX_HOLD_AHEAD_MS / 3_600_000} h ahead; hold live footage a day at a time`, { flag: '--to' });
+  }
 }
 
 /** Refuses a camera name that is not configured, naming the flag and the cameras there are. */

@@ -4,7 +4,7 @@ import type { HoldInfo } from '../../protocol.js';
 import { auditActor } from '../../store/audit.js';
 import type { Hold } from '../../store/holds.js';
 import type { Handlers } from '../dispatcher.js';
-import { requireCamera, timeParam, type MethodDeps } from './context.js';
+import { checkHoldRange, requireCamera, timeParam, type MethodDeps } from './context.js';
 
 const info = (h: Hold): HoldInfo => ({ id: h.id, camera: h.camera, from: iso(h.from), to: iso(h.to), reason: h.reason, created: iso(h.created) });
 
@@ -16,7 +16,7 @@ export function holdsMethods(d: MethodDeps): Pick<Handlers, 'holds.list' | 'hold
       requireCamera(d.names, p.camera);
       const from = timeParam(p.from, '--from');
       const to = timeParam(p.to, '--to');
-      if (to <= from) throw new LibcamError('invalid-input', `--to: ${p.to} must be a time after --from ${p.from}`, { flag: '--to' });
+      checkHoldRange(from, to, d.clock.now());
       const hold = info(await d.holds.place(p.camera, from, to, p.reason));
       await d.audit({ actor: auditActor(ctx.caller), action: 'hold.place', subject: p.camera, details: { ...hold } });
       return hold;

@@ -4,7 +4,7 @@ import type { Incident } from '../../evidence/incidents.js';
 import type { IncidentInfo } from '../../protocol.js';
 import { auditActor } from '../../store/audit.js';
 import type { Handlers } from '../dispatcher.js';
-import { requireCamera, timeParam, type MethodDeps } from './context.js';
+import { checkHoldRange, requireCamera, timeParam, type MethodDeps } from './context.js';
 
 export function incidentInfo(i: Incident): IncidentInfo {
   return {
@@ -35,7 +35,7 @@ export function incidentsMethods(d: MethodDeps): Pick<Handlers, 'isolate' | 'inc
       const now = d.clock.now();
       const from = timeParam(p.from, '--from');
       const to = timeParam(p.to, '--to');
-      if (to <= from) throw new LibcamError('invalid-input', `--to: ${iso(to)} is not after --from ${iso(from)}`, { flag: '--to' });
+      checkHoldRange(from, to, now);
       if (from > now + 1000) {
         throw new LibcamError('invalid-input', `--from: ${iso(from)} is in the future (now is ${iso(now)}); for live footage use --from now --for DURATION`, { flag: '--from' });
       }
@@ -46,7 +46,10 @@ export function incidentsMethods(d: MethodDeps): Pick<Handlers, 'isolate' | 'inc
       );
       return { incident: incidentInfo(incident) };
     },
-    'incidents.list': async (p) => (await d.incidents.list()).filter((i) => p.all === true || i.state !== 'released').map(incidentInfo),
+    'incidents.list': async (p) =>
+      (await d.incidents.list())
+        .filter((i) => p.all === true || i.state !== 'released')
+        .map((i) => ({ id: i.id, created: iso(i.created), purpose: i.purpose, cameras: i.cameras, from: iso(i.from), to: iso(i.to), state: i.state, held: i.state !== 'released', clips: i.clips.length })),
     'incidents.show': async (p, ctx) => incidentInfo(await d.incidents.show(p.id, auditActor(ctx.caller))),
     'incidents.release': async (p, ctx) => incidentInfo(await d.incidents.release(p.id, auditActor(ctx.caller, p.requestedBy.trim()), p.note)),
   };
