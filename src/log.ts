@@ -26,25 +26,35 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
   return pino(options, pretty({ destination, colorize: true, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l o', ignore: 'pid,hostname,name,audit', singleLine: true, sync: true }));
 }
 
-/** Query parameters that carry secrets in camera URLs (`?user=admin&password=…`). */
-export const SECRET_QUERY = /^(pass(word|wd)?|pwd|pw|token|key|secret|auth)$/i;
+/**
+ * A secret as camera URLs carry one outside the user:password@ part, wherever it is: in the
+ * query (`?password=`, `?loginPassword=`), in the path (`/user=admin&password=…&channel=1`,
+ * an XMEye form), after `;` or `#`. Group 1 is the name and `=`, group 2 the value.
+ */
+export const SECRET_PARAM = /([?&;#/](?:[a-z_]*pass(?:word|wd)?|pwd|psw|pw|authbasic|token|secret|api_?key)=)([^&;#/?\s]*)/gi;
+
+/** Whether a URL holds a password: in user:password@ (parsed or not) or as a parameter. */
+export function urlHasSecret(url: string): boolean {
+  SECRET_PARAM.lastIndex = 0;
+  return /^[a-z][a-z0-9+.-]*:\/\/[^/\s]*:[^/\s]*@/i.test(url) || SECRET_PARAM.test(url);
+}
 
 /**
  * A camera URL fit for logs, status and errors: read with a URL parser, its user and
- * password are removed and secret query parameters blanked. What does not parse as a URL
- * loses everything up to an `@` after the scheme.
+ * password are removed; secret parameters are blanked wherever they are. What does not
+ * parse as a URL loses everything up to an `@` after the scheme.
  */
 export function redactUrl(url: string): string {
-  let parsed: URL;
+  let text: string;
   try {
-    parsed = new URL(url);
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    text = parsed.toString();
   } catch {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i, '$1');
+    text = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/\s]*@/i, '$1');
   }
-  parsed.username = '';
-  parsed.password = '';
-  for (const key of [...parsed.searchParams.keys()]) if (SECRET_QUERY.test(key)) parsed.searchParams.set(key, 'redacted');
-  return parsed.toString();
+  return text.replace(SECRET_PARAM, '$1redacted');
 }
 
 /** Any URLs inside free text (GStreamer error details, say), each redacted as redactUrl does. */

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -82,6 +83,32 @@ t.test('libcamd stops using a credentials file that becomes readable by others',
   }, 60_000);
   t.pass('the camera shows why');
   chmodSync(cred, 0o600);
+
+  // Mode 0600, but an access control list lets one staff member read it (found from outside).
+  t.equal(spawnSync('setfacl', ['-m', `u:${staff.name}:r`, cred]).status, 0);
+  t.equal(runAs(staff, '/bin/cat', [cred]).status, 0, 'the ACL does let that account read the file');
+  await waitUntil('annex names the access control list', () => {
+    const annex = (JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as { cameras: { name: string; reason: string | null }[] }).cameras.find(
+      (c) => c.name === 'annex',
+    );
+    return /has an access control list/.test(annex?.reason ?? '');
+  }, 60_000);
+  t.pass('libcamd refuses it on the next read');
+  const check = cli(['config', 'check', configFile]);
+  t.match(check.stdout, /warning: .*has an access control list/, 'and libcam config check warns');
+  spawnSync('setfacl', ['-b', cred]);
+});
+
+t.test('libcam config check judges a credentials file as libcamd (user libcam) would', async (t) => {
+  const libcamGid = Number(execFileSync('getent', ['group', 'libcam'], { encoding: 'utf8' }).split(':')[2]);
+  const file = join(dir, 'check.cred');
+  writeFileSync(file, 'admin:pw\n', { mode: 0o640 });
+  chownSync(file, 0, libcamGid);
+  const yaml = join(dir, 'check.yaml');
+  writeFileSync(yaml, `cameras:\n  - name: a\n    source: { kind: rtsp, url: "rtsp://10.0.0.9/s", credentialsFile: ${file} }\n`);
+  t.notMatch(cli(['config', 'check', yaml]).stdout, 'warning', 'root:libcam 0640, as the README says: no warning');
+  chownSync(file, 0, 0);
+  t.match(cli(['config', 'check', yaml]).stdout, /warning: .*readable by group 0/, 'root:root 0640: libcamd could not read it, and would refuse it');
 });
 
 t.teardown(async () => {

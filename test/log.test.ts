@@ -9,6 +9,8 @@ t.test('camera URLs are logged without user:pass@', async (t) => {
   t.equal(redactUrl('rtsp://ad:m@n:p%40ss@cam/x'), 'rtsp://cam/x', 'an @ inside the password');
   t.equal(redactUrl('http://10.0.0.22/onvif/device_service'), 'http://10.0.0.22/onvif/device_service');
   t.equal(redactUrl('rtsp://cam:554/live?user=admin&password=hunter2&channel=1'), 'rtsp://cam:554/live?user=admin&password=redacted&channel=1', 'a password in the query');
+  t.equal(redactUrl('rtsp://cam/user=admin&password=hunter2&channel=1'), 'rtsp://cam/user=admin&password=redacted&channel=1', 'in the path (XMEye)');
+  t.equal(redactUrl('rtsp://admin:pw@cam:554x/s'), 'rtsp://cam:554x/s', 'a URL that does not parse');
   t.equal(redactUrls('could not open rtsp://admin:hunter2@10.0.0.21/s (401) and http://x/?pwd=hunter2'), 'could not open rtsp://10.0.0.21/s (401) and http://x/?pwd=redacted', 'inside free text');
 });
 

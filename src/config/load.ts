@@ -1,11 +1,11 @@
-import { readFileSync, statSync, accessSync, constants } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { LibcamError, errnoOf } from '../errors.js';
-import { SECRET_QUERY } from '../log.js';
-import { credentialsExposure } from '../pipeline/credentials.js';
+import { urlHasSecret } from '../log.js';
+import { aclExposure, credentialsExposure } from '../pipeline/credentials.js';
 import { configSchema, PATTERN_HINTS } from './schema.js';
 import type { Config, ConfigFile } from './types.js';
 import { parseDuration, parseSize } from './units.js';
@@ -115,50 +115,55 @@ function resolvePaths(config: Config, base: string): void {
   }
 }
 
+/** The account libcamd runs as: this process (libcamd itself), or, for `libcam config check`, the libcam user. */
+export interface DaemonAccount {
+  uid: number;
+  gid: number;
+}
+
 /**
- * Checks that need the filesystem: credentials files exist, are readable by us, and by
- * nobody else but root (checked again on every read). Their contents are never put into a message.
+ * Checks that need the filesystem: credentials files exist, are readable, and by nobody
+ * but root and libcamd's account `me` (checked again on every read): mode, owner, group
+ * and access control list. Their contents are never put into a message.
  */
-export function checkFiles(config: Config): ConfigProblem[] {
+export function checkFiles(config: Config, me: DaemonAccount = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   config.cameras.forEach((camera, i) => {
     if (camera.source.kind === 'test-pattern' || camera.source.credentialsFile === undefined) return;
     const file = camera.source.credentialsFile;
     const at = `cameras[${i}].source.credentialsFile`;
+    let fd: number | undefined;
     try {
-      const exposure = credentialsExposure(file, statSync(file));
+      fd = openSync(file, 'r');
+      const exposure = aclExposure(file, fd) ?? credentialsExposure(file, fstatSync(fd), me);
       if (exposure) {
         problems.push({ path: at, message: exposure });
         return;
       }
-      accessSync(file, constants.R_OK);
-      const line = readFileSync(file, 'utf8').split('\n')[0] ?? '';
+      const line = readFileSync(fd, 'utf8').split('\n')[0] ?? '';
       if (!line.includes(':')) problems.push({ path: at, message: `${file} must hold user:password on its first line` });
     } catch (err) {
       problems.push({ path: at, message: `${file} cannot be read (${errnoOf(err) ?? String(err)})` });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   });
   return problems;
 }
 
-/** Camera URLs that carry a password: it belongs in a credentialsFile, where only libcamd reads it. */
+/**
+ * Camera URLs that carry a password: it belongs in a credentialsFile, where only libcamd
+ * reads it. Checked on the text, not only after parsing: a URL that does not parse is still
+ * handed to the camera, password and all.
+ */
 function passwordsInUrls(config: ConfigFile): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   config.cameras.forEach((camera, i) => {
-    if (camera.source.kind === 'test-pattern') return;
-    let url: URL;
-    try {
-      url = new URL(camera.source.url);
-    } catch {
-      return; // not a URL at all: that camera goes to error with the reason; the box still starts
-    }
-    const secret = [...url.searchParams.keys()].find((k) => SECRET_QUERY.test(k));
-    if (url.password !== '' || secret !== undefined) {
-      problems.push({
-        path: `cameras[${i}].source.url`,
-        message: `holds a password (${url.password !== '' ? 'user:password@' : `?${secret}=`}); put user:password in a credentialsFile (one line, readable by libcamd only) and take it out of the URL`,
-      });
-    }
+    if (camera.source.kind === 'test-pattern' || !urlHasSecret(camera.source.url)) return;
+    problems.push({
+      path: `cameras[${i}].source.url`,
+      message: 'holds a password (as user:password@ or a password parameter); put user:password in a credentialsFile (one line, readable by libcamd only) and take it out of the URL',
+    });
   });
   return problems;
 }

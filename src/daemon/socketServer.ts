@@ -5,7 +5,7 @@ import { LibcamError, asLibcamError, errnoOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MAX_ID_LENGTH, MAX_REQUEST_BYTES, REQUEST_SCHEMA, type Caller, type Reply, type ReplyId, type Request } from '../protocol.js';
 import { accountName } from './accounts.js';
-import { peerCredentials, type PeerCredentials } from './libc.js';
+import { peerCredentials, type PeerCredentials } from '../os/libc.js';
 
 /** What one client may take of the daemon. */
 export interface SocketLimits {

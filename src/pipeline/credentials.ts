@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { LibcamError, errnoOf } from '../errors.js';
+import { hasAccessAcl } from '../os/libc.js';
 
 export interface Credentials {
   user: string;
@@ -29,6 +30,11 @@ export function credentialsExposure(file: string, st: FileAccess, me = { uid: pr
   return undefined;
 }
 
+/** A credentials file with an access control list: who may read it is not what its mode says. */
+export function aclExposure(file: string, fd: number): string | undefined {
+  return hasAccessAcl(fd) ? `${file} has an access control list that may let other accounts read it (getfacl ${file}); remove it with setfacl -b ${file}` : undefined;
+}
+
 /**
  * `user:password` on the first line, split at the first colon; read on every connect so a
  * new password needs no restart, and refused on every read if anyone but root and libcamd
@@ -39,7 +45,7 @@ export async function readCredentials(file: string): Promise<Credentials> {
   try {
     const handle = await open(file, 'r');
     try {
-      const exposure = credentialsExposure(file, await handle.stat());
+      const exposure = aclExposure(file, handle.fd) ?? credentialsExposure(file, await handle.stat());
       if (exposure) throw new LibcamError('invalid-config', `refusing the credentials file: ${exposure}`, { file });
       text = await handle.readFile('utf8');
     } finally {

@@ -1,8 +1,20 @@
 import type { Command } from 'commander';
-import { checkFiles, readConfigFile } from '../../config/load.js';
+import { execFileSync } from 'node:child_process';
+import { checkFiles, readConfigFile, type DaemonAccount } from '../../config/load.js';
 import { LibcamError } from '../../errors.js';
 import { printJson, printText } from '../output.js';
 import type { GlobalOptions } from '../context.js';
+
+/** The libcam account (libcamd's), as the unit runs it; this account's ids where there is none. */
+function daemonAccount(): DaemonAccount {
+  try {
+    const [, , uid, gid] = execFileSync('getent', ['passwd', 'libcam'], { encoding: 'utf8' }).split(':');
+    if (uid !== undefined && gid !== undefined) return { uid: Number(uid), gid: Number(gid) };
+  } catch {
+    // no libcam account on this machine: judge the files as this account would
+  }
+  return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+}
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('configuration files');
@@ -27,7 +39,7 @@ export function registerConfig(program: Command): void {
     .action((file: string, _opts: unknown, command: Command) => {
       const { json } = command.optsWithGlobals<GlobalOptions>();
       const { config: parsed, problems } = readConfigFile(file);
-      const warnings = parsed ? checkFiles(parsed) : [];
+      const warnings = parsed ? checkFiles(parsed, daemonAccount()) : [];
       const lines = (list: typeof problems, prefix: string): string[] => list.map((p) => `${prefix}${p.path}: ${p.message}`);
       if (json) printJson({ ok: problems.length === 0, errors: problems, warnings });
       else if (parsed) printText([`${file}: valid, ${parsed.cameras.length} camera(s)`, ...lines(warnings, 'warning: ')].join('\n'));

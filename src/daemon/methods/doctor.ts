@@ -6,7 +6,7 @@ import type { DoctorCheck, DoctorResult } from '../../protocol.js';
 import { storeIdentityProblem } from '../../store/identity.js';
 import { INDEX_FORMAT } from '../../store/indexDb.js';
 import type { Handlers } from '../dispatcher.js';
-import { clockSynchronised } from '../libc.js';
+import { clockSynchronised } from '../../os/libc.js';
 import type { MethodDeps } from './context.js';
 
 const check = (name: string, ok: boolean, detail: string): DoctorCheck => ({ name, ok, detail });

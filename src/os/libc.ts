@@ -1,10 +1,10 @@
 import koffi from 'koffi';
 
 /**
- * The two things libcamd asks of the kernel that Node has no call for, through libc with
- * koffi (a maintained FFI that ships prebuilt binaries for each platform, so nothing of
- * ours is compiled and no C of ours has to be kept): whether the clock is synchronised,
- * and who is on the other end of a Unix socket.
+ * What libcamd asks of the kernel that Node has no call for, through libc with koffi (a
+ * maintained FFI that ships prebuilt binaries for each platform, so nothing of ours is
+ * compiled and no C of ours has to be kept): whether the clock is synchronised, who is on
+ * the other end of a Unix socket, and whether a file has an access control list.
  */
 const libc = koffi.load('libc.so.6');
 
@@ -48,4 +48,16 @@ export function peerCredentials(fd: number): PeerCredentials | undefined {
   const { pid, uid, gid } = out;
   if (rc !== 0 || typeof pid !== 'number' || typeof uid !== 'number' || typeof gid !== 'number') return undefined;
   return { pid, uid, gid };
+}
+
+const fgetxattr = libc.func('intptr_t fgetxattr(int fd, const char *name, void *value, size_t size)');
+
+/**
+ * Whether an open file carries a POSIX access control list beyond its mode bits (the
+ * kernel keeps one only when it names more users or groups): such a file can be readable
+ * by accounts its mode does not show.
+ */
+export function hasAccessAcl(fd: number): boolean {
+  const size: unknown = fgetxattr(fd, 'system.posix_acl_access', null, 0);
+  return typeof size === 'number' && size > 0;
 }
