@@ -318,17 +318,19 @@ const noParams = { type: 'object', additionalProperties: false, properties: {} }
 const isoTime = { type: 'string', minLength: 1, maxLength: 40 } as const;
 /**
  * Free text a person types (notes, reasons, names): no control characters (\p{Cc}: tabs,
- * newlines, escape sequences), which would forge lines in logs, mails and tables.
+ * newlines, escape sequences) and no invisible formatting (\p{Cf}: right-to-left override,
+ * zero-width space; \p{Zl}, \p{Zp}: line and paragraph separators), which would forge
+ * lines or reorder text in logs, mails and tables.
  */
-export const NO_CONTROL_CHARACTERS = '^[^\\p{Cc}]*$';
+export const NO_CONTROL_CHARACTERS = '^[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*$';
 /** The same, and not blank. */
-export const NOT_BLANK_TEXT = '^(?=[^\\p{Cc}]*\\S)[^\\p{Cc}]*$';
+export const NOT_BLANK_TEXT = '^(?=[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*\\S)[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*$';
 const freeText = (maxLength: number) => ({ type: 'string', maxLength, pattern: NO_CONTROL_CHARACTERS }) as const;
 const incidentId = { type: 'string', pattern: '^INC-[0-9]{8}-[0-9]{3,}$' } as const;
 /** Wording for the patterns above, in place of ajv's "must match pattern ...". */
 export const PARAM_PATTERN_HINTS: Record<string, string> = {
-  [NO_CONTROL_CHARACTERS]: 'must not contain control characters (newlines, tabs, escapes)',
-  [NOT_BLANK_TEXT]: 'must not be blank or contain control characters (newlines, tabs, escapes)',
+  [NO_CONTROL_CHARACTERS]: 'must not contain control characters (newlines, tabs, escapes) or invisible formatting (line separators, direction overrides)',
+  [NOT_BLANK_TEXT]: 'must not be blank or contain control characters (newlines, tabs, escapes) or invisible formatting (line separators, direction overrides)',
   [PATRON_PATTERN]: 'must be a patron record id: letters, digits and dashes, at most 32 (never free text)',
   '^INC-[0-9]{8}-[0-9]{3,}$': 'must be an incident id such as INC-20261128-001',
 };

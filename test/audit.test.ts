@@ -93,3 +93,20 @@ t.test('two swapped entries are named', async (t) => {
   const r = await run<AuditVerifyResult>(['audit', 'verify']);
   t.match(r.json, { ok: false, brokenAt: 2, problem: /moved/ });
 });
+
+t.test('a value that is not an audit entry is named, and the rest can still be read', async (t) => {
+  // Found from outside: one non-JSON value made list and verify fail outright.
+  const index = new IndexDb(join(dir, 'index'));
+  await index.start();
+  const raw = index.db.sublevel<string, string>('audit', { valueEncoding: 'utf8' });
+  await raw.put('000000000000002', 'this is not JSON');
+  await raw.put('000000000000003', JSON.stringify({ seq: 3, at: '2026-11-29T00:00:00Z', actor: 'root', action: 'daemon.start', details: null, hash: 'x' }));
+  await index.stop();
+  const verdict = await run<AuditVerifyResult>(['audit', 'verify']);
+  t.equal(verdict.status, 1);
+  t.match(verdict.json.problems, [/entry stored as 2 cannot be read as an audit entry/, /entry stored as 3 cannot be read/]);
+  const listed = await run<AuditEntryInfo[]>(['audit', 'list']);
+  t.equal(listed.status, 0, 'list still works');
+  t.match(listed.json.find((e) => e.seq === 2), { action: 'damaged' }, 'showing the damaged entry as such');
+  t.ok(listed.json.length > 5, 'and every other entry');
+});

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -78,6 +78,11 @@ t.test('a real libcamd on a test-pattern config', async (t) => {
     const human = cli(['doctor'], { socket: daemon.socket });
     t.match(human.stdout, /^FAIL\s+notify/m);
     t.match(human.stdout, /^ok\s+gstreamer/m);
+    // The socket as it is, not as configured (found from outside: chmod 666 still said ok).
+    chmodSync(daemon.socket, 0o666);
+    const opened = JSON.parse(cli(['doctor', '--json'], { socket: daemon.socket }).stdout) as DoctorResult;
+    t.match(opened.checks.find((c) => c.name === 'socket'), { ok: false, detail: /mode 0666, not 0660: any account can ask libcamd anything/ });
+    chmodSync(daemon.socket, 0o660);
   });
 
   t.test('malformed traffic gets error replies and the daemon keeps answering', async (t) => {

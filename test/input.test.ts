@@ -14,6 +14,12 @@ t.test('control characters in free text are refused, naming the flag; ids are bo
   const reason = cli(['holds', 'place', '--camera', 'stacks', '--from', '-1h', '--to', 'now', '--reason', 'ok\u001b[2Jcleared'], { socket });
   t.equal(reason.status, 2, 'holds place --reason with an escape sequence: exit 2');
   t.match(reason.stderr, '--reason must not be blank or contain control characters');
+  // Invisible ones found from outside: a line separator, a right-to-left override, a zero-width space.
+  for (const [name, ch] of [['U+2028', '\u2028'], ['U+202E', '\u202e'], ['U+200B', '\u200b']]) {
+    const r = cli(['pause', '--camera', 'front-desk', '--reason', 'privacy', '--for', '5m', '--note', `ok${ch}Approved-by: Director`], { socket });
+    t.equal(r.status, 2, `--note with ${name}: exit 2`);
+    t.match(r.stderr, 'invisible formatting');
+  }
   t.equal(cli(['pause', '--camera', 'front-desk', '--reason', 'privacy', '--for', '5m', '--note', 'Story time, über-quiet'], { socket }).status, 0, 'ordinary text (with accents) is fine');
 
   const replies = jsonLines(

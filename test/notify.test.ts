@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import type { AuditEntryInfo, StatusResult } from '../src/protocol.js';
-import { cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import type { AuditEntryInfo, DoctorResult, StatusResult } from '../src/protocol.js';
+import { cli, cliAsync, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
 import { recordings } from './helpers/footage.js';
 import { SmtpSink } from './helpers/smtpSink.js';
 
@@ -125,6 +125,10 @@ t.test('with requireTLS, a relay that offers no STARTTLS gets nothing: the notif
   await waitUntil('the refusal shows in status', () => statusOf(daemon.socket).notify.lastError !== null);
   t.match(statusOf(daemon.socket).notify, { pending: 1, lastError: /STARTTLS|TLS/i }, 'not sent in the clear');
   t.equal(relay.received.length, 0, 'the relay received nothing');
+  // cliAsync: the relay runs in this process, so this process must not block while doctor asks it.
+  const doctor = JSON.parse((await cliAsync(['doctor', '--json'], { socket: daemon.socket })).stdout) as DoctorResult;
+  t.match(doctor.checks.find((c) => c.name === 'notify'), { ok: false, detail: /does not answer as it should .*(STARTTLS|TLS)/i }, 'doctor says the relay will not do TLS');
+  t.match(doctor.checks.find((c) => c.name === 'notify encryption'), { ok: true, detail: /STARTTLS required/ });
   daemon.proc.kill('SIGTERM');
   await daemon.exited;
 });

@@ -84,7 +84,7 @@ export class DiskGuard {
     if (deleted > 0) log.warn({ freeBytes: after, deleted }, 'free space was under the reserve: pruned at once');
     if (after < minFreeBytes && deleted === 0 && !this.full) {
       this.full = true;
-      const reason = `disk-full: only held footage is left and the store has ${formatBytes(after)} free, under the ${formatBytes(minFreeBytes)} reserve`;
+      const reason = `disk-full: the store has ${formatBytes(after)} free, under the ${formatBytes(minFreeBytes)} reserve, and nothing retention may delete is left (held footage is never deleted)`;
       log.error({ freeBytes: after, minFreeBytes }, reason);
       await cameras.suspendAll({ kind: 'disk-full', state: 'error', reason, cause: 'disk-full' });
       await this.opts.audit?.({ action: 'disk-full', details: { freeBytes: after, minFreeBytes } });

@@ -59,19 +59,33 @@ const SMTP_TIMEOUT_MS = 10_000;
 const UNCONFIGURED_RETRY_MS = 60_000;
 const STOP_WAIT_MS = 3000;
 
-function smtpSend(smtp: NotifyConfig['smtp']): Send {
-  const transport: Transporter = createTransport({
+function transportFor(smtp: NotifyConfig['smtp'], timeoutMs = SMTP_TIMEOUT_MS): Transporter {
+  return createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
     requireTLS: smtp.requireTLS,
-    connectionTimeout: SMTP_TIMEOUT_MS,
-    greetingTimeout: SMTP_TIMEOUT_MS,
-    socketTimeout: SMTP_TIMEOUT_MS,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
   });
+}
+
+function smtpSend(smtp: NotifyConfig['smtp']): Send {
+  const transport = transportFor(smtp);
   return async (message) => {
     await transport.sendMail(message);
   };
+}
+
+/** For `libcam doctor`: whether the relay answers (and upgrades to TLS where required); undefined when it does. */
+export async function relayProblem(smtp: NotifyConfig['smtp']): Promise<string | undefined> {
+  try {
+    await transportFor(smtp, 5000).verify();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /**

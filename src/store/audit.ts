@@ -65,6 +65,30 @@ export function entryHash(entry: Omit<AuditEntry, 'hash' | 'sig'>): string {
 
 const key_ = (seq: number): string => String(seq).padStart(15, '0');
 
+/** Whether a stored value has the shape of an audit entry (what list and verify can show). */
+function isAuditEntry(v: unknown): v is AuditEntry {
+  if (typeof v !== 'object' || v === null) return false;
+  const get = (k: string): unknown => Reflect.get(v, k);
+  const actor = get('actor');
+  const details = get('details');
+  return (
+    typeof get('seq') === 'number' &&
+    typeof get('at') === 'string' &&
+    typeof get('action') === 'string' &&
+    typeof get('hash') === 'string' &&
+    typeof actor === 'object' &&
+    actor !== null &&
+    typeof Reflect.get(actor, 'user') === 'string' &&
+    typeof details === 'object' &&
+    details !== null
+  );
+}
+
+/** What list shows for a stored value that is not an audit entry. */
+function damagedEntry(seq: number): AuditEntry {
+  return { seq, at: '', actor: { user: '(unreadable)', uid: null }, action: 'damaged', purpose: null, subject: null, details: {}, prev: null, hash: '' };
+}
+
 /** A trail head copied from a mail to the Director: `SEQ:HASH`. */
 export interface Anchor {
   seq: number;
@@ -91,7 +115,7 @@ export interface AuditVerdict {
  * when libcamd last wrote it. Entries up to it must still be there, unchanged.
  */
 function startFound(e: AuditEntry, found: (seq: number, text: string) => void, hashes: ReadonlyMap<number, string>): void {
-  const signed: unknown = e.details['signedHead'];
+  const signed: unknown = Reflect.get(e.details, 'signedHead');
   if (typeof signed !== 'object' || signed === null) return;
   const seq: unknown = Reflect.get(signed, 'seq');
   const hash: unknown = Reflect.get(signed, 'hash');
@@ -123,6 +147,8 @@ const headText = (seq: number, hash: string): string => `libcam audit head ${seq
  */
 export class AuditTrail {
   private readonly trail;
+  /** The same entries as stored text: verify and list read them one by one. */
+  private readonly raw;
   private readonly meta;
   private queue: Promise<unknown> = Promise.resolve();
   private key: ApplianceKey | undefined;
@@ -135,6 +161,7 @@ export class AuditTrail {
     private readonly keyDir: string,
   ) {
     this.trail = index.db.sublevel<string, AuditEntry>('audit', { valueEncoding: 'json' });
+    this.raw = index.db.sublevel<string, string>('audit', { valueEncoding: 'utf8' });
     this.meta = index.db.sublevel<string, { seq: number; hash: string }>('audit-head', { valueEncoding: 'json' });
   }
 
@@ -215,9 +242,26 @@ export class AuditTrail {
     }
   }
 
+  /**
+   * The stored entries, read as text and checked one by one: a value that is not an audit
+   * entry (damaged, or put there by hand) is reported as such, never stops the reading.
+   */
+  private async *stored(): AsyncGenerator<{ key: string; entry: AuditEntry | undefined }> {
+    for await (const [key, text] of this.raw.iterator()) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        value = undefined;
+      }
+      yield { key, entry: isAuditEntry(value) ? value : undefined };
+    }
+  }
+
   async list(filter: { since?: number; action?: string } = {}): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
-    for await (const e of this.trail.values()) {
+    for await (const { key, entry } of this.stored()) {
+      const e = entry ?? damagedEntry(Number(key));
       if (filter.since !== undefined && Date.parse(e.at) < filter.since) continue;
       if (filter.action !== undefined && e.action !== filter.action) continue;
       out.push(e);
@@ -240,8 +284,15 @@ export class AuditTrail {
     let count = 0;
     let unsigned = 0;
     let signedSeen = false;
-    for await (const [k, e] of this.trail.iterator()) {
+    for await (const { key: k, entry } of this.stored()) {
       count += 1;
+      if (!entry) {
+        found(Number(k), `the entry stored as ${Number(k)} cannot be read as an audit entry: damaged or put there by hand`);
+        expected = Number(k) + 1;
+        prev = null;
+        continue;
+      }
+      const e = entry;
       if (k !== key_(e.seq)) found(expected, `the entry stored as ${Number(k)} says it is ${e.seq}: moved`);
       else if (e.seq > expected) found(expected, `entries ${expected}${e.seq - 1 > expected ? `-${e.seq - 1}` : ''} are missing (the next is ${e.seq}): removed`);
       else if (e.seq < expected) found(e.seq, `entry ${e.seq} appears again: inserted`);

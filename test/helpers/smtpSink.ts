@@ -51,6 +51,7 @@ export class SmtpSink {
   async start(port = this.port): Promise<void> {
     const server = new SMTPServer({
       authOptional: true,
+      disableReverseLookup: true, // no DNS here: a reverse lookup would hold the greeting back for seconds
       disabledCommands: ['AUTH', 'STARTTLS'],
       logger: false,
       onData: (stream, session, callback) => {
