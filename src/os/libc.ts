@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 
 /**
@@ -60,4 +61,23 @@ const fgetxattr = libc.func('intptr_t fgetxattr(int fd, const char *name, void *
 export function hasAccessAcl(fd: number): boolean {
   const size: unknown = fgetxattr(fd, 'system.posix_acl_access', null, 0);
   return typeof size === 'number' && size > 0;
+}
+
+const posixFadvise = libc.func('int posix_fadvise(int fd, int64_t offset, int64_t len, int advice)');
+const POSIX_FADV_WILLNEED = 3;
+
+/**
+ * Tells the kernel a file will be read soon, so it reads it ahead into the page cache in
+ * the background (posix_fadvise WILLNEED): a best effort, silent when it cannot.
+ */
+export function willNeed(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    posixFadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+  } catch {
+    // a hint only: the read that follows says what is wrong
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
