@@ -9,6 +9,10 @@ import type { FsckReport } from './store/fsck.js';
 import type { GapCause } from './store/segments.js';
 import type { CameraState } from './pipeline/runtime.js';
 import { PURPOSES, type Purpose } from './purposes.js';
+import { LEGAL_BASES, type LegalBasis } from './evidence/bundle.js';
+import { ROLES, type Role } from './evidence/policy.js';
+
+export { LEGAL_BASES, type LegalBasis, ROLES, type Role };
 
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** The longest request id that is echoed back. */
@@ -287,6 +291,91 @@ export interface DoctorResult {
   checks: DoctorCheck[];
 }
 
+/** An enrolled approver (policy §3). `keyId` is the key's fingerprint: SHA256: and the hex of its DER. */
+export interface ApproverInfo {
+  role: Role;
+  name: string;
+  keyId: string;
+  /** box: the private key is sealed here with the approver's passphrase; own: it is on their own computer. */
+  custody: 'box' | 'own';
+  publicKeyPem: string;
+  enrolled: string;
+  revoked: string | null;
+  /** Set while three wrong passphrases keep the key locked. */
+  lockedUntil: string | null;
+  /** The two approvers whose approval allowed this enrolment; empty for the first ones of a new box. */
+  approvedBy: { role: Role; keyId: string }[];
+}
+
+/** An approval given with a passphrase, for a change to the approvers. */
+export interface PassphraseGiven {
+  role: Role;
+  /** Where several approvers hold the role: which key (a unique prefix will do). */
+  keyId?: string;
+  passphrase: string;
+}
+
+export interface ApproversEnrollParams {
+  role: Role;
+  name: string;
+  /** The new key's passphrase (made here), or the public half of a key the approver made. */
+  passphrase?: string;
+  publicKeyPem?: string;
+  /** Needed once the enrolled approvers form an allowed pair: two of them, forming one. */
+  approvals?: PassphraseGiven[];
+}
+
+export interface ExportRequestParams {
+  incident: string;
+  approvers: { role: Role; keyId?: string }[];
+  legalBasis: LegalBasis;
+  reference: string;
+  officer?: string;
+  badge?: string;
+  agency?: string;
+}
+
+/** An export, pending its approvals or approved. */
+export interface ExportInfo {
+  request: string;
+  incident: string;
+  state: 'pending' | 'approved';
+  created: string;
+  /** A pending request's approvals must all be in by then. */
+  expires: string;
+  manifestSha256: string;
+  legalBasis: { basis: LegalBasis; reference: string; officer: string | null; badge: string | null; agency: string | null };
+  approvers: { role: Role; name: string; keyId: string; custody: 'box' | 'own' }[];
+  approvals: { role: Role; name: string; keyId: string; at: string; account: string }[];
+  /** The exact manifest text the approvers sign (export.request, export.show). */
+  manifest?: string;
+}
+
+export interface ExportApproveParams {
+  request: string;
+  role: Role;
+  keyId?: string;
+  /** One of: the approver's passphrase (their key is sealed here), or their signature made elsewhere, base64. */
+  passphrase?: string;
+  signature?: string;
+}
+
+export interface ExportCompleteResult {
+  request: string;
+  manifestSha256: string;
+  /** Every file of the bundle, to fetch one by one (export.fetch) within the hour. */
+  files: { path: string; bytes: number; sha256: string }[];
+}
+
+/**
+ * The one reply that is not only JSON: an `ok` line whose result is this header, then
+ * exactly `bytes` raw bytes of the file, after which libcamd closes the connection.
+ */
+export interface FetchHeader {
+  path: string;
+  bytes: number;
+}
+
 /** Every method: its params and its result. */
 export interface Methods {
   status: { params: Record<string, never>; result: StatusResult };
@@ -308,6 +397,15 @@ export interface Methods {
   'incidents.list': { params: { all?: boolean }; result: IncidentSummary[] };
   'incidents.show': { params: { id: string }; result: IncidentInfo };
   'incidents.release': { params: { id: string; requestedBy: string; note: string }; result: IncidentInfo };
+  'approvers.list': { params: Record<string, never>; result: ApproverInfo[] };
+  'approvers.enroll': { params: ApproversEnrollParams; result: ApproverInfo };
+  'approvers.revoke': { params: { keyId: string; approvals?: PassphraseGiven[] }; result: ApproverInfo };
+  'export.request': { params: ExportRequestParams; result: ExportInfo };
+  'export.show': { params: { request: string }; result: ExportInfo };
+  'export.approve': { params: ExportApproveParams; result: ExportInfo };
+  'export.complete': { params: { request: string }; result: ExportCompleteResult };
+  'export.fetch': { params: { request: string; path: string }; result: FetchHeader };
+  'export.delivered': { params: { request: string; dir: string; files: number; bytes: number }; result: { auditSeq: number } };
 }
 
 export type MethodName = keyof Methods;
@@ -327,12 +425,30 @@ export const NO_CONTROL_CHARACTERS = '^[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*$';
 export const NOT_BLANK_TEXT = '^(?=[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*\\S)[^\\p{Cc}\\p{Cf}\\p{Zl}\\p{Zp}]*$';
 const freeText = (maxLength: number) => ({ type: 'string', maxLength, pattern: NO_CONTROL_CHARACTERS }) as const;
 const incidentId = { type: 'string', pattern: '^INC-[0-9]{8}-[0-9]{3,}$' } as const;
+const EXPORT_ID = '^EXP-[0-9]{8}-[0-9]{3,}$';
+const KEY_ID = '^(SHA256:)?[0-9a-f]{8,64}$';
+const BASE64 = '^[A-Za-z0-9+/]*={0,2}$';
+const exportId = { type: 'string', pattern: EXPORT_ID } as const;
+const keyId = { type: 'string', pattern: KEY_ID } as const;
+const role = { enum: ROLES } as const;
+/** Never logged, never stored: it opens an approver's key and is forgotten. */
+const passphrase = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+const passphrasesGiven = {
+  type: 'array',
+  maxItems: 2,
+  items: { type: 'object', additionalProperties: false, required: ['role', 'passphrase'], properties: { role, keyId, passphrase } },
+} as const;
+/** A name on a bundle, a receipt and a mail: one line of text. */
+const name = { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK_TEXT } as const;
 /** Wording for the patterns above, in place of ajv's "must match pattern ...". */
 export const PARAM_PATTERN_HINTS: Record<string, string> = {
   [NO_CONTROL_CHARACTERS]: 'must not contain control characters (newlines, tabs, escapes) or invisible formatting (line separators, direction overrides)',
   [NOT_BLANK_TEXT]: 'must not be blank or contain control characters (newlines, tabs, escapes) or invisible formatting (line separators, direction overrides)',
   [PATRON_PATTERN]: 'must be a patron record id: letters, digits and dashes, at most 32 (never free text)',
   '^INC-[0-9]{8}-[0-9]{3,}$': 'must be an incident id such as INC-20261128-001',
+  [EXPORT_ID]: 'must be an export request id such as EXP-20261128-001',
+  [KEY_ID]: 'must be a key fingerprint as libcam approvers list shows it (SHA256:hex, or at least 8 of its first hex digits)',
+  [BASE64]: 'must be base64',
 };
 /** The person who asked for an access (policy §3): a name, stored with the OS account. */
 const requestedBy = { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK_TEXT } as const;
@@ -361,6 +477,48 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     additionalProperties: false,
     required: ['id', 'requestedBy', 'note'],
     properties: { id: incidentId, requestedBy, note: { ...freeText(1000), minLength: 1, pattern: NOT_BLANK_TEXT } },
+  },
+  'approvers.list': noParams,
+  'approvers.enroll': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['role', 'name'],
+    properties: { role, name, passphrase, publicKeyPem: { type: 'string', minLength: 1, maxLength: 8192 }, approvals: passphrasesGiven },
+  },
+  'approvers.revoke': { type: 'object', additionalProperties: false, required: ['keyId'], properties: { keyId, approvals: passphrasesGiven } },
+  'export.request': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['incident', 'approvers', 'legalBasis', 'reference'],
+    properties: {
+      incident: incidentId,
+      approvers: { type: 'array', maxItems: 8, items: { type: 'object', additionalProperties: false, required: ['role'], properties: { role, keyId } } },
+      legalBasis: { enum: LEGAL_BASES },
+      reference: { ...name, maxLength: 200 },
+      officer: name,
+      badge: { ...name, maxLength: 64 },
+      agency: name,
+    },
+  },
+  'export.show': { type: 'object', additionalProperties: false, required: ['request'], properties: { request: exportId } },
+  'export.approve': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['request', 'role'],
+    properties: { request: exportId, role, keyId, passphrase, signature: { type: 'string', minLength: 1, maxLength: 200, pattern: BASE64 } },
+  },
+  'export.complete': { type: 'object', additionalProperties: false, required: ['request'], properties: { request: exportId } },
+  'export.fetch': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['request', 'path'],
+    properties: { request: exportId, path: { type: 'string', minLength: 1, maxLength: 300 } },
+  },
+  'export.delivered': {
+    type: 'object',
+    additionalProperties: false,
+    required: ['request', 'dir', 'files', 'bytes'],
+    properties: { request: exportId, dir: { ...freeText(4096), minLength: 1 }, files: { type: 'integer', minimum: 0 }, bytes: { type: 'integer', minimum: 0 } },
   },
   'cameras.list': noParams,
   recordings: {

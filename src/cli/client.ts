@@ -1,6 +1,6 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { LibcamError, errnoOf, isErrorCode } from '../errors.js';
-import type { MethodName, Methods, Reply, Request } from '../protocol.js';
+import type { FetchHeader, MethodName, Methods, Reply, Request } from '../protocol.js';
 
 export const DEFAULT_SOCKET = '/run/libcam/libcam.sock';
 
@@ -20,6 +20,17 @@ function isReply(value: unknown): value is Reply {
 }
 
 /** One request over the control socket; progress lines go to `onProgress`. */
+/** Settles a request once: the first outcome closes its connection and wins, later ones are dropped. */
+function settleOnce(socket: Socket): (fn: () => void) => void {
+  let settled = false;
+  return (fn) => {
+    if (settled) return;
+    settled = true;
+    socket.destroy();
+    fn();
+  };
+}
+
 export class Client {
   private nextId = 1;
 
@@ -47,13 +58,7 @@ export class Client {
     return new Promise((resolve, reject) => {
       const socket = connect(this.socketPath);
       let buffer = '';
-      let settled = false;
-      const settle = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        socket.destroy();
-        fn();
-      };
+      const settle = settleOnce(socket);
       socket.setEncoding('utf8');
       // A daemon that takes a request and never answers must not hold the CLI for ever; a
       // long operation keeps the connection alive with progress lines.
@@ -100,6 +105,78 @@ export class Client {
             const { code, message, details } = reply.error;
             settle(() => reject(new LibcamError(isErrorCode(code) ? code : 'internal', message, details)));
           }
+        }
+      });
+    });
+  }
+
+  /**
+   * A file from libcamd (export.fetch): its header line, then exactly `bytes` raw bytes,
+   * handed to `write` in order and no faster than it takes them. Rejects when the
+   * connection ends before the last byte.
+   */
+  download(params: Methods['export.fetch']['params'], write: (chunk: Buffer) => Promise<void>): Promise<FetchHeader> {
+    const request: Request = { id: this.nextId++, method: 'export.fetch', params: { ...params } };
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.socketPath);
+      const settle = settleOnce(socket);
+      let pending = Buffer.alloc(0);
+      let header: FetchHeader | undefined;
+      let received = 0;
+      let writing: Promise<void> = Promise.resolve();
+      socket.setTimeout(this.timeoutMs, () => settle(() => reject(new LibcamError('unavailable', `libcamd at ${this.socketPath} sent nothing for ${this.timeoutMs / 1000} s while sending ${params.path}`))));
+      let connected = false;
+      socket.once('connect', () => {
+        connected = true;
+        socket.write(`${JSON.stringify(request)}\n`);
+      });
+      socket.on('error', (err) => {
+        if (!connected) settle(() => reject(unreachable(this.socketPath, err)));
+      });
+      socket.on('close', () => {
+        void writing.then(() =>
+          settle(() => reject(new LibcamError('io', header ? `libcamd ended ${params.path} after ${received} of ${header.bytes} bytes` : `libcamd at ${this.socketPath} closed the connection without answering`))),
+        );
+      });
+      const take = (chunk: Buffer, h: FetchHeader): void => {
+        if (chunk.length === 0) return;
+        received += chunk.length;
+        if (received > h.bytes) return settle(() => reject(new LibcamError('io', `libcamd sent more of ${params.path} than the ${h.bytes} bytes it announced`)));
+        socket.pause();
+        writing = writing
+          .then(() => write(chunk))
+          .then(
+            () => {
+              if (received === h.bytes) settle(() => resolve(h));
+              else socket.resume();
+            },
+            (err: unknown) => settle(() => reject(err instanceof Error ? err : new Error(String(err)))),
+          );
+      };
+      socket.on('data', (chunk: Buffer) => {
+        if (header) return take(chunk, header);
+        pending = Buffer.concat([pending, chunk]);
+        let nl: number;
+        while (!header && (nl = pending.indexOf(10)) !== -1) {
+          const line = pending.subarray(0, nl).toString('utf8');
+          pending = pending.subarray(nl + 1);
+          let reply: unknown;
+          try {
+            reply = JSON.parse(line);
+          } catch {
+            return settle(() => reject(new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`)));
+          }
+          if (!isReply(reply) || 'progress' in reply) continue;
+          if (!reply.ok) {
+            const { code, message, details } = reply.error;
+            return settle(() => reject(new LibcamError(isErrorCode(code) ? code : 'internal', message, details)));
+          }
+          // The header's shape is the shared protocol's FetchHeader.
+          // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
+          const h = reply.result as FetchHeader;
+          header = h;
+          if (h.bytes === 0) return settle(() => resolve(h));
+          take(pending, h);
         }
       });
     });

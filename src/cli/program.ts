@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { registerApprovers } from './commands/approvers.js';
 import { registerAudit } from './commands/audit.js';
 import { registerCameras } from './commands/cameras.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerExport } from './commands/export.js';
 import { registerPause } from './commands/pause.js';
 import { registerRecordings } from './commands/recordings.js';
 import { registerHolds } from './commands/holds.js';
@@ -11,6 +13,7 @@ import { registerIncidents } from './commands/incidents.js';
 import { registerStatus } from './commands/status.js';
 import { registerStill } from './commands/still.js';
 import { registerStore } from './commands/store.js';
+import { registerVerify } from './commands/verify.js';
 
 /** The `libcam` command tree; handlers only parse, call the daemon and print. */
 export function buildProgram(): Command {
@@ -34,6 +37,9 @@ export function buildProgram(): Command {
   registerStore(program);
   registerHolds(program);
   registerIncidents(program);
+  registerApprovers(program);
+  registerExport(program);
+  registerVerify(program);
   registerAudit(program);
   registerConfig(program);
   registerDoctor(program);

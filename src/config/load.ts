@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
+import { isPair } from '../evidence/policy.js';
 import { LibcamError, errnoOf } from '../errors.js';
 import { urlHasSecret } from '../log.js';
 import { aclExposure, credentialsExposure } from '../pipeline/credentials.js';
@@ -168,6 +169,20 @@ function passwordsInUrls(config: ConfigFile): ConfigProblem[] {
   return problems;
 }
 
+/** export.approvalPairs may only name the policy's own pairs (§3): two roles, one of them the President. */
+function policyPairs(config: ConfigFile): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  config.export.approvalPairs.forEach(([a, b], i) => {
+    if (!isPair(a, b)) {
+      problems.push({
+        path: `export.approvalPairs[${i}]`,
+        message: `${a} with ${b} is not a pair the camera policy allows (§3: director with president, or assistant with president)`,
+      });
+    }
+  });
+  return problems;
+}
+
 export interface ParsedConfig {
   config?: Config;
   problems: ConfigProblem[];
@@ -193,7 +208,7 @@ export function parseConfig(text: string, baseDir: string): ParsedConfig {
     });
     return { problems };
   }
-  const problems = [...uniqueNames(data.cameras), ...passwordsInUrls(data)];
+  const problems = [...uniqueNames(data.cameras), ...passwordsInUrls(data), ...policyPairs(data)];
   if (problems.length > 0) return { problems };
   const config = resolveUnits(data);
   resolvePaths(config, baseDir);

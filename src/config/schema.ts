@@ -163,6 +163,24 @@ export const configSchema = {
         },
       },
     },
+    export: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Policy §3's pairs; a library may drop one (a box with no Library Assistant), never add one.
+        approvalPairs: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 2,
+          items: { type: 'array', minItems: 2, maxItems: 2, items: { enum: ['director', 'assistant', 'president'] } },
+          default: [
+            ['director', 'president'],
+            ['assistant', 'president'],
+          ],
+        },
+      },
+    },
     web: {
       type: 'object',
       additionalProperties: false,

@@ -56,6 +56,8 @@ export interface Config {
   pause: { maxDurationMs: number };
   cameras: CameraConfig[];
   notify?: NotifyConfig;
+  /** Who may release footage together (policy §3): pairs of approver roles. */
+  export: { approvalPairs: ['director' | 'assistant' | 'president', 'director' | 'assistant' | 'president'][] };
   web?: {
     listen: string;
     tls: { cert: string; key: string };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { CameraConfig, Config } from '../config/types.js';
+import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { requireElements } from '../pipeline/elements.js';
 import type { CameraRuntime } from '../pipeline/runtime.js';
@@ -19,6 +20,10 @@ import { DiskGuard } from './diskGuard.js';
 import { gidOf } from './group.js';
 import type { CameraDeps } from './makeCamera.js';
 import { Incidents } from '../evidence/incidents.js';
+import { Approvers } from '../evidence/approvers.js';
+import { Exports } from '../evidence/exports.js';
+import { approversMethods } from './methods/approvers.js';
+import { exportsMethods } from './methods/exports.js';
 import { auditMethods } from './methods/audit.js';
 import { camerasMethods } from './methods/cameras.js';
 import type { MethodDeps } from './methods/context.js';
@@ -86,6 +91,7 @@ export class Daemon {
   private readonly lock: StoreLock;
   private readonly notify: SdNotify;
   private started: Component[] = [];
+  private storeIdValue: string | undefined;
   private statusTimer: Timer | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -136,6 +142,21 @@ export class Daemon {
       names,
       recording: (camera) => config.cameras.some((c) => c.name === camera && c.enabled),
     });
+    const notify = (subject: string, text: string) => this.outbox.enqueue(subject, text);
+    const approvers = new Approvers({ index: this.index, clock, audit, notify, pairs: config.export.approvalPairs, log: log.child({ component: 'approvers' }) });
+    const exports = new Exports({
+      index: this.index,
+      store: this.store,
+      incidents: this.incidents,
+      approvers,
+      trail: this.trail,
+      audit,
+      notify,
+      appliance: () => this.trail.appliance,
+      storeId: () => this.storeId(),
+      clock,
+      log: log.child({ component: 'exports' }),
+    });
     const d: MethodDeps = {
       config,
       clock,
@@ -150,6 +171,8 @@ export class Daemon {
       pauses: this.pauses,
       outbox: this.outbox,
       incidents: this.incidents,
+      approvers,
+      exports,
       names,
       startedAt: clock.now(),
     };
@@ -164,6 +187,8 @@ export class Daemon {
       ...holdsMethods(d),
       ...auditMethods(d),
       ...incidentsMethods(d),
+      ...approversMethods(d),
+      ...exportsMethods(d),
     };
     const dispatcher = new Dispatcher(handlers);
     this.socket = new SocketServer({
@@ -171,6 +196,12 @@ export class Daemon {
       log: log.child({ component: 'socket' }),
       handle: (request, caller, progress) => dispatcher.handle(request, caller, progress),
     });
+  }
+
+  /** The store's identity (store.id in its root), known once the index has started. */
+  private storeId(): Promise<string> {
+    if (this.storeIdValue === undefined) return Promise.reject(new LibcamError('unavailable', 'the store is not open yet'));
+    return Promise.resolve(this.storeIdValue);
   }
 
   async start(): Promise<void> {
@@ -184,6 +215,7 @@ export class Daemon {
         start: async () => {
           await this.index.start();
           const storeId = await checkStoreIdentity(this.index, config.store.path);
+          this.storeIdValue = storeId;
           const { previousHead, signedHead } = await this.trail.start();
           await this.trail.append({
             action: 'daemon.start',

@@ -1,5 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { LibcamError } from '../errors.js';
+import type { Streamed } from './streamed.js';
 import { METHOD_NAMES, PARAM_PATTERN_HINTS, PARAM_SCHEMAS, isMethodName, type Caller, type MethodName, type Methods, type Request } from '../protocol.js';
 
 export interface CallContext {
@@ -8,8 +9,11 @@ export interface CallContext {
   progress: (data: unknown) => void;
 }
 
+/** What a handler gives back: the method's result, or for a file (export.fetch) the file itself. */
+export type HandlerResult<M extends MethodName> = M extends 'export.fetch' ? Streamed : Methods[M]['result'];
+
 export type Handlers = {
-  [M in MethodName]: (params: Methods[M]['params'], ctx: CallContext) => Promise<Methods[M]['result']>;
+  [M in MethodName]: (params: Methods[M]['params'], ctx: CallContext) => Promise<HandlerResult<M>>;
 };
 
 type Validators = { [M in MethodName]: ValidateFunction<Methods[M]['params']> };
@@ -37,6 +41,15 @@ function compileAll(): Validators {
     'incidents.list': ajv.compile<Methods['incidents.list']['params']>(PARAM_SCHEMAS['incidents.list']),
     'incidents.show': ajv.compile<Methods['incidents.show']['params']>(PARAM_SCHEMAS['incidents.show']),
     'incidents.release': ajv.compile<Methods['incidents.release']['params']>(PARAM_SCHEMAS['incidents.release']),
+    'approvers.list': ajv.compile<Methods['approvers.list']['params']>(PARAM_SCHEMAS['approvers.list']),
+    'approvers.enroll': ajv.compile<Methods['approvers.enroll']['params']>(PARAM_SCHEMAS['approvers.enroll']),
+    'approvers.revoke': ajv.compile<Methods['approvers.revoke']['params']>(PARAM_SCHEMAS['approvers.revoke']),
+    'export.request': ajv.compile<Methods['export.request']['params']>(PARAM_SCHEMAS['export.request']),
+    'export.show': ajv.compile<Methods['export.show']['params']>(PARAM_SCHEMAS['export.show']),
+    'export.approve': ajv.compile<Methods['export.approve']['params']>(PARAM_SCHEMAS['export.approve']),
+    'export.complete': ajv.compile<Methods['export.complete']['params']>(PARAM_SCHEMAS['export.complete']),
+    'export.fetch': ajv.compile<Methods['export.fetch']['params']>(PARAM_SCHEMAS['export.fetch']),
+    'export.delivered': ajv.compile<Methods['export.delivered']['params']>(PARAM_SCHEMAS['export.delivered']),
   };
 }
 
@@ -60,7 +73,7 @@ export class Dispatcher {
     return this.call(method, request.params ?? {}, { caller, progress });
   }
 
-  private async call<M extends MethodName>(method: M, params: unknown, ctx: CallContext): Promise<Methods[M]['result']> {
+  private async call<M extends MethodName>(method: M, params: unknown, ctx: CallContext): Promise<HandlerResult<M>> {
     const validate: ValidateFunction<Methods[M]['params']> = validators[method];
     if (!validate(params)) {
       const problems = (validate.errors ?? []).map((e) => {

@@ -5,6 +5,7 @@ import { LibcamError, asLibcamError, errnoOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { MAX_ID_LENGTH, MAX_REQUEST_BYTES, REQUEST_SCHEMA, type Caller, type Reply, type ReplyId, type Request } from '../protocol.js';
 import { accountName } from './accounts.js';
+import { Streamed } from './streamed.js';
 import { peerCredentials, type PeerCredentials } from '../os/libc.js';
 
 /** What one client may take of the daemon. */
@@ -187,6 +188,10 @@ export class SocketServer {
     new Connection(this, socket, caller, this.limits).start();
   }
 
+  get log(): Logger {
+    return this.opts.log;
+  }
+
   /** A slot for one request, or false when `maxInFlight` are being answered already. */
   takeSlot(): boolean {
     if (this.inFlight >= this.limits.maxInFlight) return false;
@@ -199,7 +204,7 @@ export class SocketServer {
   }
 
   /** Answers one line: the reply, or an error reply; never throws. */
-  async answer(text: string, caller: Caller, send: (reply: Reply) => void): Promise<void> {
+  async answer(text: string, caller: Caller, send: (reply: Reply) => void, stream: (file: Streamed) => Promise<void>): Promise<void> {
     let id: ReplyId = null;
     try {
       let parsed: unknown;
@@ -220,6 +225,11 @@ export class SocketServer {
         this.opts.log.debug({ claimed: request.actor, uid: caller.uid, user: caller.user }, 'request carried an actor; the kernel says who is asking');
       }
       const result = await this.opts.handle(request, caller, (progress) => send({ id: request.id, progress }));
+      if (result instanceof Streamed) {
+        send({ id, ok: true, result: result.header });
+        await stream(result);
+        return;
+      }
       send({ id, ok: true, result });
     } catch (err) {
       const error = asLibcamError(err, 'request failed');
@@ -241,6 +251,8 @@ class Connection {
   private lineTimer: NodeJS.Timeout | undefined;
   private lifeTimer: NodeJS.Timeout | undefined;
   private expired = false;
+  /** A file was sent: the connection ends with it. */
+  private streamed = false;
 
   constructor(
     private readonly server: SocketServer,
@@ -278,11 +290,48 @@ class Connection {
   private send = (reply: Reply): boolean => (this.socket.writable ? this.socket.write(line(reply)) : true);
 
   /**
+   * Sends a file after its header line, as fast as the client reads it, then closes the
+   * connection: nothing can follow raw bytes on a line protocol. A file that turns out
+   * shorter or longer than its header said cuts the connection, so the client sees the
+   * count come short instead of taking wrong bytes.
+   */
+  private stream = async (file: Streamed): Promise<void> => {
+    const { socket } = this;
+    this.streamed = true;
+    const source = file.open();
+    let sent = 0;
+    try {
+      for await (const chunk of source) {
+        if (!Buffer.isBuffer(chunk)) throw new LibcamError('internal', 'a streamed file gave something other than bytes');
+        if (socket.destroyed) break;
+        sent += chunk.length;
+        if (sent > file.header.bytes) throw new LibcamError('io', `${file.header.path} grew while it was sent`);
+        if (!socket.write(chunk)) await new Promise<void>((resolve) => {
+          const done = (): void => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
+        });
+      }
+      if (sent !== file.header.bytes) throw new LibcamError('io', `${file.header.path} had ${sent} bytes where ${file.header.bytes} were announced`);
+      socket.end();
+    } catch (err) {
+      this.server.log.error({ err, path: file.header.path, sent }, 'streaming a file failed; connection cut');
+      socket.destroy();
+    } finally {
+      source.destroy();
+    }
+  };
+
+  /**
    * Answers the complete lines in hand, one at a time, then reads on. A loop, not a call
    * per line: twenty thousand blank lines in one write must not exhaust the stack.
    */
   private pump(): void {
-    while (!this.busy && !this.socket.destroyed) {
+    while (!this.busy && !this.socket.destroyed && !this.streamed) {
       if (this.expired) return this.close('usage', `connection open longer than ${this.limits.lifetimeMs / 60_000} minutes; connect again`);
       // A reply not yet taken by the client: read nothing more until it is (this holds for
       // `busy` and error replies as much as for results).
@@ -309,7 +358,7 @@ class Connection {
       }
       this.busy = true;
       void this.caller
-        .then((caller) => this.server.answer(text, caller, this.send))
+        .then((caller) => this.server.answer(text, caller, this.send, this.stream))
         .finally(() => {
           this.server.freeSlot();
           this.busy = false;

@@ -39,7 +39,7 @@ export function runAs(user: OsUser, cmd: string, args: string[]): CliResult {
  * checkout need not be readable by the test account, and the kernel reports that account
  * on the socket.
  */
-export function cliAs(user: OsUser, args: string[], socket: string): CliResult {
+export function cliAs(user: OsUser, args: string[], socket: string, opts: { input?: string; cwd?: string } = {}): CliResult {
   const script = `
 const { runLibcam } = await import(${JSON.stringify(join(ROOT, 'dist', 'cli', 'run.js'))});
 process.initgroups(${JSON.stringify(user.name)}, ${user.gid});
@@ -50,6 +50,8 @@ process.exitCode = await runLibcam(process.argv.slice(0, 1).concat('libcam', pro
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
     encoding: 'utf8',
     timeout: 60_000,
+    input: opts.input ?? '',
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     env: { ...process.env, NODE_OPTIONS: '', LIBCAM_SOCKET: socket },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,4 +1,6 @@
 import { iso, type Clock } from '../../clock.js';
+import type { Approvers } from '../../evidence/approvers.js';
+import type { Exports } from '../../evidence/exports.js';
 import type { Incidents } from '../../evidence/incidents.js';
 import type { Config } from '../../config/types.js';
 import { LibcamError } from '../../errors.js';
@@ -33,6 +35,8 @@ export interface MethodDeps {
   pauses: Pauses;
   outbox: Outbox;
   incidents: Incidents;
+  approvers: Approvers;
+  exports: Exports;
   /** The configured camera names, in configuration order. */
   names: readonly string[];
   startedAt: number;
