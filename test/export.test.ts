@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import t from 'tap';
 import type { ApproverInfo, AuditEntryInfo, IncidentInfo } from '../src/protocol.js';
-import { cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type CliResult, type RunningDaemon } from './helpers/daemon.js';
+import { cli, rawExchange, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type CliResult, type RunningDaemon } from './helpers/daemon.js';
 import { recordings, sha256File } from './helpers/footage.js';
 import { SmtpSink } from './helpers/smtpSink.js';
 import { cliAs, createUser, rawAs } from './helpers/users.js';
@@ -147,6 +147,7 @@ t.test('at the terminal: director and president release the incident; the office
   const verdict = cli(['verify', bundle]);
   t.equal(verdict.status, 0, 'libcam verify, offline: valid');
   t.match(verdict.stdout, /^VALID/);
+  t.match(verdict.stdout, 'Whether those are the library’s keys only\nthe board’s paper tells', 'and says that only the board’s fingerprints tell whose keys signed it');
   t.same(verifyBundle(bundle).approvers.map((a) => [a.role, a.keyId, a.ok]), [
     ['director', keyIds['director'], true],
     ['president', keyIds['president'], true],
@@ -214,6 +215,10 @@ t.test('remotely: the assistant approves in their own session, the other preside
   t.equal(approved.status, 0, `the signature approves: ${approved.stderr}`);
   t.match(approved.stdout, 'both approvals are in');
 
+  const other = cliAs(assistantAccount, ['export', '--complete', req.request, '--to', join(dir, 'b-assistant')], daemon.socket);
+  t.equal(other.status, 1, 'an account other than the one that asked cannot write the bundle');
+  t.match(other.stderr, 'only that account writes its bundle');
+
   remoteBundle = bundlePath('b-remote');
   const done = run(['export', '--complete', req.request, '--to', remoteBundle]);
   t.equal(done.status, 0, `written: ${done.stderr}`);
@@ -260,6 +265,10 @@ t.test('refused: a lone approver, the same role twice, director with assistant, 
   const revoked = run([...exportArgs('assistant', `president=${keyIds['okafor'] ?? ''}`), '--request']);
   t.equal(revoked.status, 2, 'an export naming the revoked key');
   t.match(revoked.stderr, /the key SHA256:[0-9a-f]+ was revoked/);
+  const lastPresident = run(['approvers', 'revoke', keyIds['president'] ?? '', '--approver', 'director', '--approver', `president=${keyIds['president'] ?? ''}`], lines(pass.director, pass.president));
+  t.equal(lastPresident.status, 1, 'revoking the last president is refused: no allowed pair would be left');
+  t.match(lastPresident.stderr, 'enrol the successor first');
+  t.equal(json<ApproverInfo[]>(['approvers', 'list']).find((a) => a.keyId === keyIds['president'])?.revoked, null, 'and the president stays');
   await waitUntil('the Director is told of the revocation', () => relay.received.some((m) => m.subject.includes('revoked') && m.text.includes((keyIds['okafor'] ?? '').slice(7))));
 
   // A request asked for, then the incident released before it is written.
@@ -330,6 +339,13 @@ t.test('tampering: every change is found by libcam verify, naming the file, and 
   invalid(removed, new RegExp(`^segments/east/${firstSegment.replace(/\./g, '\\.')} is missing`));
   t.notOk(officerChecks(removed).sums, 'sha256sum -c fails on the missing file');
 
+  const linked = copy('link');
+  const outside = join(dir, 'outside-east.mp4');
+  cpSync(join(linked, 'clips', 'east.mp4'), outside);
+  rmSync(join(linked, 'clips', 'east.mp4'));
+  symlinkSync(outside, join(linked, 'clips', 'east.mp4'));
+  invalid(linked, /^clips\/east\.mp4 is a symbolic link: a bundle holds only its own files/);
+
   // Someone swaps in a key of their own and signs the manifest with it, and rewrites SHA256SUMS.
   const swapped = copy('key');
   const other = join(dir, 'mallory.key');
@@ -395,4 +411,17 @@ t.test('three wrong passphrases lock the approver’s key for 15 minutes, audite
   t.ok(listed?.lockedUntil && Date.parse(listed.lockedUntil) - Date.now() > 14 * 60_000, `approvers list shows it locked until ${listed?.lockedUntil ?? '?'}`);
   await waitUntil('the Director is told', () => relay.received.some((m) => /locked/i.test(m.subject)));
   t.match(json<{ state: string; approvals: unknown[] }>(['export', '--show', asked.request]), { state: 'pending', approvals: [] }, 'and the request has no approval');
+
+  // Guesses sent all at once meet the lock all the same: one try at a time per key.
+  const parallel = json<{ request: string }>([...exportArgs('assistant', `president=${keyIds['president'] ?? ''}`), '--request', '--out', join(dir, 'parallel.json')]);
+  const guesses = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      rawExchange(daemon.socket, `${JSON.stringify({ id: i, method: 'export.approve', params: { request: parallel.request, role: 'assistant', passphrase: `guess number ${i}` } })}\n`, 20_000, 1),
+    ),
+  );
+  const replies = guesses.map((g) => JSON.parse(g) as { ok: boolean; error?: { message: string } });
+  t.ok(replies.every((r) => !r.ok), 'six parallel guesses: none approves');
+  t.equal(replies.filter((r) => r.error?.message.startsWith('wrong passphrase')).length, 3, 'three are tried');
+  t.equal(replies.filter((r) => /locked until/.test(r.error?.message ?? '')).length, 3, 'the other three meet the lock');
+  t.equal(audit('approver.locked').filter((e) => e.subject === keyIds['assistant']).length, 1, "the assistant's key is locked once");
 });

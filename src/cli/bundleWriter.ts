@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { formatBytes } from '../config/units.js';
 import { LibcamError, errnoOf } from '../errors.js';
@@ -31,54 +31,122 @@ function progress(done: number, total: number): void {
   process.stderr.write(`\rwriting the bundle: ${formatBytes(done)} of ${formatBytes(total)} (${total > 0 ? Math.floor((done / total) * 100) : 100}%)   `);
 }
 
+/** Bytes gathered before one write: large writes, one in flight while the next batch fills. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
 /**
- * Fetches every file of a completed export into `dir`: each one hashed as it is written and
- * compared with what libcamd announced, fsynced with its folders, its pages dropped from the
- * cache; then the whole bundle is read back from the disk and verified as an officer would
- * (libcam verify). Nothing is reported written unless that passes.
+ * Writes a file from chunks as they arrive, in batches of a few MB at their positions: one
+ * write in flight while the next batch fills, so receiving and writing overlap and a chunk
+ * of 64 KB costs no round trip to the disk thread of its own.
+ */
+class BatchedFile {
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private position = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+
+  constructor(private readonly handle: FileHandle) {}
+
+  get written(): number {
+    return this.position + this.batchBytes;
+  }
+
+  /** Takes a chunk; waits only when a batch is full and the one before it is still being written. */
+  async add(chunk: Buffer): Promise<void> {
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes >= BATCH_BYTES) await this.flush();
+  }
+
+  /** Starts writing the batch in hand once the previous write is done; resolves when it has started. */
+  async flush(): Promise<void> {
+    await this.inFlight;
+    if (this.batchBytes === 0) return;
+    const buffers = this.batch;
+    const at = this.position;
+    this.position += this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.inFlight = writeAll(this.handle, buffers, at);
+  }
+
+  /** Everything taken is written. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.inFlight;
+  }
+}
+
+async function writeAll(handle: FileHandle, buffers: Buffer[], at: number): Promise<void> {
+  let position = at;
+  let rest = buffers;
+  while (rest.length > 0) {
+    const { bytesWritten } = await handle.writev(rest, position);
+    position += bytesWritten;
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    rest = next;
+  }
+}
+
+/** fsyncs a file or folder, then (a file) drops its pages from the cache so the read-back comes from the disk. */
+async function syncAndDrop(path: string, drop: boolean): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+    if (drop) dropCached(handle.fd);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Fetches every file of a completed export into `dir`: each one hashed as it arrives and
+ * compared with what libcamd announced. Then every file is fsynced (once all are written, so
+ * the kernel writes them back while the rest arrives) and its pages dropped from the cache,
+ * then the folders; then the whole bundle is read back from the disk and verified as an
+ * officer would (libcam verify). Nothing is reported written unless that passes.
  */
 export async function writeBundle(client: Client, completed: ExportCompleteResult, dir: string): Promise<{ bytes: number; verdict: BundleVerdict }> {
   await mkdir(dir, { recursive: true });
   const total = completed.files.reduce((sum, f) => sum + f.bytes, 0);
   let done = 0;
   const folders = new Set<string>([dir]);
-  for (const file of completed.files) {
+  const written: string[] = [];
+  const fetchOne = async (file: ExportCompleteResult['files'][number]): Promise<void> => {
     const target = join(dir, file.path);
     if (!target.startsWith(`${dir}/`)) throw new LibcamError('internal', `libcamd named a file outside the bundle: ${file.path}`);
     for (let at = dirname(target); at.length > dir.length; at = dirname(at)) folders.add(at);
     await mkdir(dirname(target), { recursive: true });
     const handle = await open(target, 'wx');
+    written.push(target);
     try {
       const hash = createHash('sha256');
-      let position = 0;
+      const out = new BatchedFile(handle);
       await client.download({ request: completed.request, path: file.path }, async (chunk) => {
         hash.update(chunk);
-        let written = 0;
-        while (written < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
-          written += bytesWritten;
-          position += bytesWritten;
-        }
+        await out.add(chunk);
         done += chunk.length;
         progress(done, total);
       });
-      if (position !== file.bytes) throw new LibcamError('io', `${file.path}: ${position} bytes written of ${file.bytes}`);
+      await out.finish();
+      if (out.written !== file.bytes) throw new LibcamError('io', `${file.path}: ${out.written} bytes written of ${file.bytes}`);
       const digest = hash.digest('hex');
       if (digest !== file.sha256) throw new LibcamError('io', `${file.path} arrived with SHA-256 ${digest}, not ${file.sha256}: the store's copy changed or the transfer failed`, { path: file.path });
-      await handle.sync();
-      dropCached(handle.fd);
     } finally {
       await handle.close();
     }
-  }
-  for (const folder of [...folders].sort((a, b) => b.length - a.length)) {
-    const handle = await open(folder, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
+  };
+  for (const file of completed.files) await fetchOne(file);
+  for (const file of written) await syncAndDrop(file, true);
+  for (const folder of [...folders].sort((a, b) => b.length - a.length)) await syncAndDrop(folder, false);
   if (process.stderr.isTTY) process.stderr.write('\nreading it back to verify it…\n');
   const verdict = await verifyBundle(dir);
   return { bytes: total, verdict };

@@ -136,10 +136,14 @@ export interface ApproversOptions {
  */
 export class Approvers {
   private readonly records;
+  private readonly meta;
   private queue: Promise<unknown> = Promise.resolve();
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly opening = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: ApproversOptions) {
     this.records = opts.index.db.sublevel<string, Approver>('approver', { valueEncoding: 'json' });
+    this.meta = opts.index.db.sublevel<string, number>('approver-meta', { valueEncoding: 'json' });
   }
 
   /** The pairs of roles that may approve together (export.approvalPairs). */
@@ -155,9 +159,16 @@ export class Approvers {
     return (await this.list()).filter((a) => a.revoked === null);
   }
 
-  /** Whether the active approvers hold an allowed pair of roles (after that, changes need two approvals). */
+  /**
+   * Whether this box has had an allowed pair of approvers. From then on, for ever, changes
+   * need two approvals: revoking one of a pair must not reopen enrolment to anyone.
+   */
   async bootstrapped(): Promise<boolean> {
-    const roles = [...new Set((await this.active()).map((a) => a.role))];
+    return (await this.meta.get('bootstrapped')) !== undefined || this.formPair(await this.active());
+  }
+
+  private formPair(approvers: readonly Approver[]): boolean {
+    const roles = [...new Set(approvers.map((a) => a.role))];
     return roles.some((a) => roles.some((b) => isPair(a, b, this.opts.pairs)));
   }
 
@@ -170,6 +181,33 @@ export class Approvers {
 
   private async save(approver: Approver): Promise<void> {
     await this.opts.index.db.batch([{ type: 'put', sublevel: this.records, key: approver.fingerprint, value: approver }], { sync: true });
+  }
+
+  /**
+   * Changes one approver's record as it is now, one change at a time across every writer:
+   * a slow passphrase check never writes back a copy older than a revocation or a lock.
+   */
+  private update(fingerprint: string, change: (fresh: Approver) => Approver): Promise<Approver> {
+    const next = this.writes.then(async () => {
+      const fresh = await this.records.get(fingerprint);
+      if (!fresh) throw new LibcamError('not-found', `no approver with the key ${fingerprint} (libcam approvers list)`, { fingerprint });
+      const changed = change(fresh);
+      await this.save(changed);
+      return changed;
+    });
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  /** One passphrase try at a time per key: parallel guesses wait their turn and meet the lock. */
+  private oneTry<T>(fingerprint: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.opening.get(fingerprint) ?? Promise.resolve()).then(fn);
+    const tail = next.catch(() => undefined);
+    this.opening.set(fingerprint, tail);
+    void tail.then(() => {
+      if (this.opening.get(fingerprint) === tail) this.opening.delete(fingerprint);
+    });
+    return next;
   }
 
   /** The active approver a role (or a fingerprint) names; refused with what there is otherwise. */
@@ -205,29 +243,39 @@ export class Approvers {
    * locks the key for 15 minutes (audited, and the Director is told).
    */
   async open(approver: Approver, passphrase: string, actor: AuditActor): Promise<KeyObject> {
-    const now = this.opts.clock.now();
-    const current = (await this.records.get(approver.fingerprint)) ?? approver;
-    if (current.lockedUntil > now) {
-      throw new LibcamError('conflict', `the ${current.role}'s key (${current.name}) is locked until ${iso(current.lockedUntil)} after ${MAX_FAILURES} wrong passphrases`, { fingerprint: current.fingerprint });
+    return this.oneTry(approver.fingerprint, () => this.tryPassphrase(approver.fingerprint, passphrase, actor));
+  }
+
+  private async tryPassphrase(fingerprint: string, passphrase: string, actor: AuditActor): Promise<KeyObject> {
+    const current = await this.records.get(fingerprint);
+    if (!current) throw new LibcamError('not-found', `no approver with the key ${fingerprint} (libcam approvers list)`, { fingerprint });
+    if (current.revoked !== null) throw new LibcamError('invalid-input', `--approver: the key ${fingerprint} was revoked on ${iso(current.revoked)}`, { flag: '--approver' });
+    if (current.lockedUntil > this.opts.clock.now()) {
+      throw new LibcamError('conflict', `the ${current.role}'s key (${current.name}) is locked until ${iso(current.lockedUntil)} after ${MAX_FAILURES} wrong passphrases`, { fingerprint });
     }
     if (current.custody !== 'box' || !current.sealed) {
       throw new LibcamError('invalid-input', `${current.name}'s key is on their own computer: they approve with a signature (libcam export --request, then libcam approve REQ --signature FILE)`, {
-        fingerprint: current.fingerprint,
+        fingerprint,
       });
     }
     const key = await unseal(current.sealed, passphrase);
     if (key) {
-      if (current.failures > 0) await this.save({ ...current, failures: 0 });
+      const after = await this.update(fingerprint, (fresh) => ({ ...fresh, failures: 0 }));
+      if (after.revoked !== null) throw new LibcamError('invalid-input', `--approver: the key ${fingerprint} was revoked on ${iso(after.revoked)}`, { flag: '--approver' });
       return key;
     }
-    const failures = current.failures + 1;
-    const locked = failures >= MAX_FAILURES;
-    await this.save({ ...current, failures: locked ? 0 : failures, lockedUntil: locked ? now + LOCK_MS : current.lockedUntil });
-    await this.opts.audit({ actor, action: locked ? 'approver.locked' : 'approver.wrong-passphrase', subject: current.fingerprint, details: { role: current.role, name: current.name, failures } });
+    const now = this.opts.clock.now();
+    const after = await this.update(fingerprint, (fresh) => {
+      const failures = fresh.failures + 1;
+      return failures >= MAX_FAILURES ? { ...fresh, failures: 0, lockedUntil: now + LOCK_MS } : { ...fresh, failures };
+    });
+    const locked = after.lockedUntil === now + LOCK_MS;
+    const failures = locked ? MAX_FAILURES : after.failures;
+    await this.opts.audit({ actor, action: locked ? 'approver.locked' : 'approver.wrong-passphrase', subject: fingerprint, details: { role: current.role, name: current.name, failures } });
     if (locked) {
       await this.opts.notify(
         `libcam: the ${current.role}'s key was locked after ${MAX_FAILURES} wrong passphrases`,
-        `The key of ${current.name} (${current.role}, ${current.fingerprint}) was locked until ${iso(now + LOCK_MS)} after ${MAX_FAILURES} wrong passphrases in a row, asked by the account "${actor.user}".\n\nThis message was sent automatically by libcamd.`,
+        `The key of ${current.name} (${current.role}, ${fingerprint}) was locked until ${iso(now + LOCK_MS)} after ${MAX_FAILURES} wrong passphrases in a row, asked by the account "${actor.user}".\n\nThis message was sent automatically by libcamd.`,
       );
     }
     throw new LibcamError('invalid-input', `wrong passphrase for the ${current.role} (${current.name})${locked ? `: the key is locked for ${LOCK_MS / 60_000} minutes` : `; ${MAX_FAILURES - failures} more ${MAX_FAILURES - failures === 1 ? 'try' : 'tries'} before the key is locked`}`, {
@@ -255,20 +303,20 @@ export class Approvers {
   ): Promise<Approver> {
     return this.serial(async () => {
       let publicKey: KeyObject;
-      let sealed: SealedKey | null = null;
+      let privateKey: KeyObject | null = null;
       if (request.publicKeyPem !== undefined) publicKey = ed25519Public(request.publicKeyPem);
       else {
         if (request.passphrase === undefined) throw new LibcamError('usage', 'a passphrase for the new key, or --public-key FILE', { flag: 'passphrase' });
         checkStrength(request.passphrase, [request.name, request.role]);
-        const pair = generateKeyPairSync('ed25519');
-        publicKey = pair.publicKey;
-        sealed = await seal(pair.privateKey, request.passphrase);
+        ({ publicKey, privateKey } = generateKeyPairSync('ed25519'));
       }
       const fingerprint = fingerprintOf(publicKey);
       if (await this.records.get(fingerprint)) throw new LibcamError('conflict', `the key ${fingerprint} is enrolled already`, { fingerprint });
       const now = this.opts.clock.now();
       const statement = Buffer.from(`libcam approver enroll ${request.role} ${JSON.stringify(request.name)} ${fingerprint} ${iso(now)}`);
       const approvedBy = await this.dualControl(approvals, statement, actor, 'enrol');
+      // Sealed (128 MiB of scrypt) only once the enrolment is allowed.
+      const sealed = privateKey && request.passphrase !== undefined ? await seal(privateKey, request.passphrase) : null;
       const approver: Approver = {
         fingerprint,
         role: request.role,
@@ -283,6 +331,7 @@ export class Approvers {
         approvedBy,
       };
       await this.save(approver);
+      if (this.formPair(await this.active())) await this.opts.index.db.batch([{ type: 'put', sublevel: this.meta, key: 'bootstrapped', value: now }], { sync: true });
       const entry = await this.opts.audit({
         actor,
         action: 'approver.enroll',
@@ -299,11 +348,17 @@ export class Approvers {
       const approver = await this.records.get(fingerprint);
       if (!approver) throw new LibcamError('not-found', `no approver with the key ${fingerprint} (libcam approvers list)`, { fingerprint });
       if (approver.revoked !== null) throw new LibcamError('conflict', `the key ${fingerprint} was revoked on ${iso(approver.revoked)}`, { fingerprint });
+      if ((await this.bootstrapped()) && !this.formPair((await this.active()).filter((a) => a.fingerprint !== fingerprint))) {
+        throw new LibcamError(
+          'conflict',
+          `revoking ${approver.name}'s key would leave no allowed pair of approvers, and then nobody could approve an export or a change of approvers: enrol the successor first (approved by the current pair), then revoke`,
+          { fingerprint },
+        );
+      }
       const now = this.opts.clock.now();
       const statement = Buffer.from(`libcam approver revoke ${approver.role} ${JSON.stringify(approver.name)} ${fingerprint} ${iso(now)}`);
       const approvedBy = await this.dualControl(approvals, statement, actor, 'revoke');
-      const revoked: Approver = { ...approver, revoked: now, sealed: null };
-      await this.save(revoked);
+      const revoked = await this.update(fingerprint, (fresh) => ({ ...fresh, revoked: now, sealed: null }));
       const entry = await this.opts.audit({ actor, action: 'approver.revoke', subject: fingerprint, details: { role: approver.role, name: approver.name, approvedBy: approvedBy.map((a) => ({ role: a.role, fingerprint: a.fingerprint })) } });
       await this.opts.notify(`libcam: approver revoked: ${approver.name} (${approver.role})`, this.notice('revoked', revoked, entry, approvedBy));
       return revoked;

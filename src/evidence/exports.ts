@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { willNeed } from '../os/libc.js';
 import { grabStill } from '../pipeline/still.js';
 import { anchorOf, canonicalJson, type AuditActor, type AuditEntry, type AuditInput, type AuditTrail } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -19,6 +20,8 @@ import type { Incidents } from './incidents.js';
 
 /** After an export is completed, its files can be fetched by that account for this long. */
 const FETCH_MS = 3_600_000;
+/** Stored files the kernel is asked to read ahead of the one being fetched. */
+const READ_AHEAD_FILES = 8;
 
 export interface ExportParams {
   incident: string;
@@ -83,6 +86,8 @@ export interface BundleFile {
   path: string;
   bytes: number;
   sha256: string;
+  /** Where a stored file lies in the store (null for a file made here). */
+  source: string | null;
   read: () => Readable;
 }
 
@@ -295,6 +300,15 @@ export class Exports {
     return asked;
   }
 
+  /** Refuses when a key that approved (or is about to) was revoked since: a revoked key approves nothing. */
+  private async requireActive(request: ExportRequest, fingerprints: readonly string[]): Promise<void> {
+    const active = new Set((await this.opts.approvers.active()).map((a) => a.fingerprint));
+    const revoked = fingerprints.filter((fp) => !active.has(fp));
+    if (revoked.length > 0) {
+      throw new LibcamError('conflict', `${request.id}: the key ${revoked.join(' and ')} was revoked since it was asked or approved; ask for the export again with enrolled approvers`, { request: request.id });
+    }
+  }
+
   /** One change to requests at a time: two approvers approving at once must both be recorded. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn);
@@ -311,6 +325,7 @@ export class Exports {
     return this.serial(async () => {
       const request = await this.get(id);
       if (request.state !== 'pending') throw new LibcamError('conflict', `${id} has both approvals already`, { request: id });
+      await this.requireActive(request, [...request.approvals.map((a) => a.fingerprint), approval.fingerprint]);
       const now = this.opts.clock.now();
       const approvals = [...request.approvals.filter((a) => a.role !== approval.role), { ...approval, at: now, by: actor.user }];
       let next: ExportRequest = { ...request, approvals };
@@ -344,16 +359,21 @@ export class Exports {
   }
 
   /**
-   * Completes an approved export for this account: the bundle's files (names, sizes) it may
-   * now fetch, for an hour. The bundle is written by the CLI into its own folder.
+   * Completes an approved export for the account that asked for it: the bundle's files
+   * (names, sizes) it may now fetch, for an hour. The bundle is written by the CLI into its
+   * own folder. Every completion is audited.
    */
-  async complete(id: string, uid: number, actor: AuditActor): Promise<{ request: ExportRequest; files: Omit<BundleFile, 'read'>[] }> {
+  async complete(id: string, uid: number, actor: AuditActor): Promise<{ request: ExportRequest; files: Pick<BundleFile, 'path' | 'bytes' | 'sha256'>[] }> {
     const request = await this.get(id);
     const incident = await this.opts.incidents.get(request.incident);
     if (incident.state === 'released') throw new LibcamError('conflict', `${id}: incident ${incident.id} was released since; its footage is no longer held`, { request: id });
     if (request.state !== 'approved') {
       const missing = request.approvers.filter((a) => !request.approvals.some((x) => x.role === a.role));
       throw new LibcamError('conflict', `${id} still waits for the approval of the ${missing.map((a) => `${a.role} (${a.name})`).join(' and the ')}`, { request: id });
+    }
+    await this.requireActive(request, request.approvals.map((a) => a.fingerprint));
+    if (request.requester.uid !== uid) {
+      throw new LibcamError('conflict', `${id} was asked for by the account "${request.requester.user}": only that account writes its bundle`, { request: id });
     }
     const until = this.opts.clock.now() + FETCH_MS;
     const next = { ...request, fetchers: [...request.fetchers.filter((f) => f.uid !== uid), { uid, until }] };
@@ -382,11 +402,12 @@ export class Exports {
     );
     made.push({ path: 'SHA256SUMS', data: sums });
     return [
-      ...made.map((f) => ({ path: f.path, bytes: f.data.length, sha256: sha256(f.data), read: () => Readable.from([f.data]) })),
+      ...made.map((f) => ({ path: f.path, bytes: f.data.length, sha256: sha256(f.data), source: null, read: () => Readable.from([f.data]) })),
       ...r.stored.map((f) => ({
         path: f.path,
         bytes: f.bytes,
         sha256: hashes.get(f.path) ?? '',
+        source: join(this.opts.store.root, f.source),
         read: () => createReadStream(join(this.opts.store.root, f.source), { highWaterMark: 1 << 20 }),
       })),
     ];
@@ -398,8 +419,12 @@ export class Exports {
     if (!request.fetchers.some((f) => f.uid === uid && f.until > this.opts.clock.now())) {
       throw new LibcamError('conflict', `${id}: complete it first (libcam export --complete ${id} --to DIR); files are fetched within an hour of that, by the account that did it`, { request: id });
     }
-    const file = this.files(request).find((f) => f.path === path);
+    const files = this.files(request);
+    const at = files.findIndex((f) => f.path === path);
+    const file = files[at];
     if (!file) throw new LibcamError('not-found', `${id} has no file ${path}`, { request: id, path });
+    // The CLI fetches in this order: the kernel reads the next files while this one is sent.
+    for (const next of files.slice(at, at + READ_AHEAD_FILES)) if (next.source !== null) willNeed(next.source);
     return file;
   }
 

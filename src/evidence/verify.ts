@@ -1,5 +1,5 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile as fsReadFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { canonicalJson, entryHash } from '../store/audit.js';
 import { fingerprintOf } from './applianceKey.js';
@@ -18,13 +18,18 @@ export interface BundleVerdict {
   incident: string | null;
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
+/**
+ * Every regular file under `dir`, relative to it; anything else — a symbolic link (which
+ * could point outside the bundle), a device, a FIFO — is a problem, not read.
+ */
+async function filesUnder(dir: string, problems: string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (at: string): Promise<void> => {
     for (const e of await readdir(at, { withFileTypes: true })) {
       const path = join(at, e.name);
       if (e.isDirectory()) await walk(path);
-      else out.push(relative(dir, path));
+      else if (e.isFile()) out.push(relative(dir, path));
+      else problems.push(`${relative(dir, path)} is ${e.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: a bundle holds only its own files`);
     }
   };
   await walk(dir);
@@ -87,29 +92,37 @@ export async function verifyBundle(dir: string, opts: VerifyOptions = {}): Promi
   try {
     return await check(dir, opts);
   } catch (err) {
-    // A manifest that is JSON but not in the shape its format says (a field of the wrong type).
-    if (!(err instanceof TypeError)) throw err;
-    return { valid: false, problems: [`manifest.json is malformed (${err.message}): changed`], approvers: [], manifestSha256: null, appliance: null, request: null, incident: null };
+    // Whatever a changed bundle makes fail (a field of the wrong type, a key of another kind,
+    // a file that vanished while read) makes it invalid, never valid.
+    const why = err instanceof Error ? err.message : String(err);
+    return { valid: false, problems: [`the bundle could not be checked (${why}): changed or damaged`], approvers: [], manifestSha256: null, appliance: null, request: null, incident: null };
   }
 }
 
 async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
   const problems: string[] = [];
   const approvers: BundleVerdict['approvers'] = [];
+  // Only the bundle's regular files are read: a link or a FIFO in their place is a problem, never followed.
+  const present = await filesUnder(dir, problems);
+  const presentSet = new Set(present);
+  const readFile = async (path: string): Promise<Buffer> => {
+    if (!presentSet.has(path)) throw Object.assign(new Error(`${path}: no such regular file in the bundle`), { code: 'ENOENT' });
+    return fsReadFile(join(dir, path));
+  };
   let text: Buffer;
   try {
-    text = await readFile(join(dir, 'manifest.json'));
+    text = await readFile('manifest.json');
   } catch {
-    return { valid: false, problems: [`${join(dir, 'manifest.json')} cannot be read: not an export bundle, or its manifest is missing`], approvers, manifestSha256: null, appliance: null, request: null, incident: null };
+    return { valid: false, problems: [...problems, `${join(dir, 'manifest.json')} cannot be read: not an export bundle, or its manifest is missing`], approvers, manifestSha256: null, appliance: null, request: null, incident: null };
   }
   const manifestSha256 = createHash('sha256').update(text).digest('hex');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.toString('utf8'));
   } catch {
-    return { valid: false, problems: ['manifest.json is not JSON: changed'], approvers, manifestSha256, appliance: null, request: null, incident: null };
+    return { valid: false, problems: [...problems, 'manifest.json is not JSON: changed'], approvers, manifestSha256, appliance: null, request: null, incident: null };
   }
-  if (!isManifest(parsed)) return { valid: false, problems: [`manifest.json is not a ${BUNDLE_FORMAT} manifest`], approvers, manifestSha256, appliance: null, request: null, incident: null };
+  if (!isManifest(parsed)) return { valid: false, problems: [...problems, `manifest.json is not a ${BUNDLE_FORMAT} manifest`], approvers, manifestSha256, appliance: null, request: null, incident: null };
   const m = parsed;
   if (canonicalJson(m) !== text.toString('utf8')) problems.push('manifest.json is not in the canonical form it was signed in: changed');
 
@@ -121,9 +134,13 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
     }
     let key: KeyObject;
     try {
-      key = createPublicKey(await readFile(join(dir, keyPath)));
+      key = createPublicKey(await readFile(keyPath));
     } catch {
       problems.push(`${keyPath} (${who}) is missing or not a public key`);
+      return false;
+    }
+    if (key.asymmetricKeyType !== 'ed25519') {
+      problems.push(`${keyPath} (${who}) is an ${key.asymmetricKeyType ?? 'unknown'} key, not Ed25519`);
       return false;
     }
     if (fingerprintOf(key) !== fingerprint) {
@@ -132,7 +149,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
     }
     let signature: Buffer;
     try {
-      signature = await readFile(join(dir, sigPath));
+      signature = await readFile(sigPath);
     } catch {
       problems.push(`${sigPath} (${who}) is missing`);
       return false;
@@ -148,7 +165,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
     approvers.push({ role: a.role, name: a.name, keyId: a.fingerprint, ok, approvedAt: null });
   }
   const applianceOk = await checkKey('appliance', m.appliance.key, m.appliance.fingerprint, 'signatures/appliance.sig');
-  const applianceKey = applianceOk ? createPublicKey(await readFile(join(dir, m.appliance.key))) : undefined;
+  const applianceKey = applianceOk ? createPublicKey(await readFile(m.appliance.key)) : undefined;
   if (opts.appliance !== undefined && opts.appliance !== m.appliance.fingerprint) {
     problems.push(`the bundle was made by the appliance ${m.appliance.fingerprint}, not ${opts.appliance}`);
   }
@@ -156,7 +173,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
   // When each approved: approvals.json, signed by the appliance, naming this manifest.
   const approvedAt = new Map<string, string>();
   try {
-    const bytes = await readFile(join(dir, APPROVALS_FILE));
+    const bytes = await readFile(APPROVALS_FILE);
     const record: unknown = JSON.parse(bytes.toString('utf8'));
     if (!isApprovals(record)) problems.push(`${APPROVALS_FILE} is not a ${APPROVALS_FORMAT} record: changed`);
     else {
@@ -172,7 +189,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
     }
     let sig: Buffer | undefined;
     try {
-      sig = await readFile(join(dir, APPROVALS_SIGNATURE));
+      sig = await readFile(APPROVALS_SIGNATURE);
     } catch {
       problems.push(`${APPROVALS_SIGNATURE} (the appliance's, over ${APPROVALS_FILE}) is missing`);
     }
@@ -194,6 +211,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
   if (!first || !second || more.length > 0) problems.push(`${m.approvers.length} approvers: exactly two are needed (policy §3)`);
   else {
     if (first.fingerprint === second.fingerprint) problems.push('both approvals are by the same key');
+    if ([first, second].some((a) => a.fingerprint === m.appliance.fingerprint)) problems.push("an approver's key is the appliance's own key");
     if (!isPair(first.role, second.role, POLICY_PAIRS)) problems.push(`${first.role} with ${second.role} is not an allowed pair (policy §3: director with president, or assistant with president)`);
   }
 
@@ -201,11 +219,9 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
   const listed = new Map(m.files.map((f) => [f.path, f]));
   // Files outside the manifest: the signatures over it, and the appliance-signed record of the approvals.
   const signatures = new Set([...m.approvers.map((a) => a.signature), 'signatures/appliance.sig', APPROVALS_FILE, APPROVALS_SIGNATURE]);
-  const present = await filesUnder(dir);
   for (const path of present) {
     if (!listed.has(path) && path !== 'manifest.json' && path !== 'SHA256SUMS' && !signatures.has(path)) problems.push(`${path} is not in the manifest: added`);
   }
-  const presentSet = new Set(present);
   for (const f of m.files) {
     if (!safePath(f.path)) {
       problems.push(`the manifest names ${f.path}, outside the bundle`);
@@ -221,7 +237,7 @@ async function check(dir: string, opts: VerifyOptions): Promise<BundleVerdict> {
   }
   if (!presentSet.has('SHA256SUMS')) problems.push('SHA256SUMS is missing');
   else {
-    const sums = (await readFile(join(dir, 'SHA256SUMS'), 'utf8')).split('\n').filter(Boolean);
+    const sums = (await readFile('SHA256SUMS')).toString('utf8').split('\n').filter(Boolean);
     const inSums = new Set<string>();
     for (const line of sums) {
       const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);

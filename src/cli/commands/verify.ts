@@ -39,12 +39,16 @@ export function registerVerify(program: Command): void {
       const appliance = opts.appliance === undefined ? undefined : `SHA256:${normalizeKeyId(opts.appliance)}`;
       const verdict = await verifyBundle(path, { appliance, approverKeys: opts.approverKey.map((k) => `SHA256:${normalizeKeyId(k)}`) });
       if (!verdict.valid) process.exitCode = INVALID;
-      if (json) return printJson({ valid: verdict.valid, problems: verdict.problems, approvers: verdict.approvers, manifestSha256: verdict.manifestSha256, appliance: verdict.appliance, request: verdict.request, incident: verdict.incident });
+      const pinned = { appliance: appliance !== undefined, approvers: opts.approverKey.length > 0 };
+      if (json) return printJson({ valid: verdict.valid, problems: verdict.problems, approvers: verdict.approvers, manifestSha256: verdict.manifestSha256, appliance: verdict.appliance, request: verdict.request, incident: verdict.incident, pinned });
       const lines = [verdict.valid ? `VALID: ${path}` : `INVALID: ${path}`];
       if (verdict.request) lines.push(`  export       ${verdict.request} of incident ${verdict.incident ?? '?'}`);
       if (verdict.manifestSha256) lines.push(`  manifest     sha256 ${verdict.manifestSha256}`);
       for (const a of verdict.approvers) lines.push(`  ${a.role.padEnd(12)} ${a.name}, key ${a.keyId}${a.ok ? `, signature good${a.approvedAt ? `, approved ${a.approvedAt}` : ''}` : ', signature BAD'}`);
-      if (verdict.appliance) lines.push(`  appliance    key ${verdict.appliance}${appliance === undefined ? ' (compare it with the board’s paper, or pass --appliance)' : ''}`);
+      if (verdict.appliance) lines.push(`  appliance    key ${verdict.appliance}`);
+      if (verdict.valid && !(pinned.appliance && pinned.approvers)) {
+        lines.push('', 'The bundle is whole and signed by the keys it names. Whether those are the library’s keys only', 'the board’s paper tells: compare the key ids above with it, or pass --appliance and --approver-key.');
+      }
       if (!verdict.valid) lines.push('', `${verdict.problems.length} problem${verdict.problems.length === 1 ? '' : 's'}:`, ...verdict.problems.map((p) => `  - ${p}`));
       printText(lines.join('\n'));
     });
