@@ -1,6 +1,7 @@
 // scripts/bench export: exporting one camera's hour (360 segments of 10 s at a real camera's
 // bitrate, isolated as an incident) against `cp` of that incident's clip to the same disk, in
-// the same run; and `libcam verify` of the bundle against `sha256sum -c SHA256SUMS`. The
+// the same run, and against copying the same bundle by hand and checking it (cp -r, sync,
+// sha256sum -c); and `libcam verify` of the bundle against `sha256sum -c SHA256SUMS`. The
 // export is asked and approved first (two passphrases: ~1 s of scrypt, timed apart), then
 // `libcam export --complete` is timed: every file fetched over the socket, hashed, fsynced,
 // then read back from the disk and verified. Page caches are dropped before each timed run
@@ -27,7 +28,7 @@ const incident = JSON.parse(await must(['--json', 'isolate', '--camera', 'cam', 
 const clip = join(store, incident.clips[0].path);
 const clipBytes = statSync(clip).size;
 
-const results = { cp: [], export: [], approve: [], sha256sum: [], verify: [] };
+const results = { cp: [], export: [], approve: [], sha256sum: [], verify: [], byHand: [] };
 let bundleBytes = 0;
 let files = 0;
 let cachesDropped = true;
@@ -60,6 +61,14 @@ for (let r = 0; r < Number(values.runs); r++) {
   files = done.files;
   results.export.push({ clip: clipBytes / seconds, bundle: bundleBytes / seconds, seconds });
 
+  // By hand, the same bundle: cp -r to another folder, sync, then sha256sum -c there.
+  cachesDropped = dropCaches() && cachesDropped;
+  const byHand = join(work, `by-hand-${r}`);
+  t0 = performance.now();
+  run('sh', ['-c', `cp -r '${bundle}' '${byHand}' && sync && cd '${byHand}' && sha256sum --quiet -c SHA256SUMS`]);
+  results.byHand.push(bundleBytes / ((performance.now() - t0) / 1000));
+  rmSync(byHand, { recursive: true });
+
   cachesDropped = dropCaches() && cachesDropped;
   t0 = performance.now();
   run('sh', ['-c', 'sha256sum --quiet -c SHA256SUMS'], { cwd: bundle });
@@ -79,6 +88,8 @@ row('cp of the clip', results.cp);
 row('export --complete, clip bytes/s', results.export.map((e) => e.clip), ` (${results.export.map((e) => e.seconds.toFixed(1)).join(' / ')} s)`);
 row('export --complete, bundle bytes/s', results.export.map((e) => e.bundle));
 console.log(`ratio export/cp (medians, clip bytes): ${(median(results.export.map((e) => e.clip)) / median(results.cp)).toFixed(2)}; (bundle bytes): ${(median(results.export.map((e) => e.bundle)) / median(results.cp)).toFixed(2)}`);
+row('cp -r of the bundle, sync, sha256sum -c', results.byHand);
+console.log(`ratio export/(cp -r + sha256sum -c) (medians, bundle bytes): ${(median(results.export.map((e) => e.bundle)) / median(results.byHand)).toFixed(2)}`);
 console.log(`request + two passphrase approvals: ${results.approve.map((s) => s.toFixed(2)).join(' / ')} s`);
 row('sha256sum -c SHA256SUMS', results.sha256sum);
 row('libcam verify', results.verify);

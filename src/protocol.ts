@@ -363,17 +363,23 @@ export interface ExportApproveParams {
 export interface ExportCompleteResult {
   request: string;
   manifestSha256: string;
-  /** Every file of the bundle, to fetch one by one (export.fetch) within the hour. */
-  files: { path: string; bytes: number; sha256: string }[];
+  /**
+   * Every file of the bundle, to fetch one by one (export.fetch) within the hour. `stored`:
+   * a file of the store (a segment, a clip), which export.fetch can pass as a descriptor.
+   */
+  files: { path: string; bytes: number; sha256: string; stored: boolean }[];
 }
 
 /**
  * The one reply that is not only JSON: an `ok` line whose result is this header, then
- * exactly `bytes` raw bytes of the file, after which libcamd closes the connection.
+ * exactly `bytes` raw bytes of the file, after which libcamd closes the connection. Or, for
+ * a stored file asked with `descriptor: true`, the line alone with a read-only descriptor of
+ * the file attached to it (SCM_RIGHTS): the client copies it in the kernel.
  */
 export interface FetchHeader {
   path: string;
   bytes: number;
+  descriptor?: true;
 }
 
 /** Every method: its params and its result. */
@@ -404,7 +410,7 @@ export interface Methods {
   'export.show': { params: { request: string }; result: ExportInfo };
   'export.approve': { params: ExportApproveParams; result: ExportInfo };
   'export.complete': { params: { request: string }; result: ExportCompleteResult };
-  'export.fetch': { params: { request: string; path: string }; result: FetchHeader };
+  'export.fetch': { params: { request: string; path: string; descriptor?: boolean }; result: FetchHeader };
   'export.delivered': { params: { request: string; dir: string; files: number; bytes: number }; result: { auditSeq: number } };
 }
 
@@ -512,7 +518,7 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     type: 'object',
     additionalProperties: false,
     required: ['request', 'path'],
-    properties: { request: exportId, path: { type: 'string', minLength: 1, maxLength: 300 } },
+    properties: { request: exportId, path: { type: 'string', minLength: 1, maxLength: 300 }, descriptor: { type: 'boolean' } },
   },
   'export.delivered': {
     type: 'object',

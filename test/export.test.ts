@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import t from 'tap';
@@ -219,7 +219,10 @@ t.test('remotely: the assistant approves in their own session, the other preside
   t.equal(other.status, 1, 'an account other than the one that asked cannot write the bundle');
   t.match(other.stderr, 'only that account writes its bundle');
 
-  remoteBundle = bundlePath('b-remote');
+  // Onto another kind of filesystem (tmpfs here, a FAT-formatted USB stick in the field): the
+  // kernel will not copy across, so the CLI reads and writes the passed files itself.
+  remoteBundle = mkdtempSync('/dev/shm/lc-bundle-');
+  t.teardown(() => rmSync(remoteBundle, { recursive: true, force: true }));
   const done = run(['export', '--complete', req.request, '--to', remoteBundle]);
   t.equal(done.status, 0, `written: ${done.stderr}`);
   const v = verifyBundle(remoteBundle, ['--appliance', verifyTxtCommands(remoteBundle).fingerprints.at(-1)?.expected ?? '', '--approver-key', keyIds['assistant'] ?? '', '--approver-key', keyIds['okafor'] ?? '']);
@@ -233,6 +236,8 @@ t.test('remotely: the assistant approves in their own session, the other preside
   // The bundle's files are served only to the account that completed it.
   const stolen = rawAs(assistantAccount, daemon.socket, { id: 1, method: 'export.fetch', params: { request: req.request, path: 'manifest.json' } });
   t.match(stolen, { ok: false, error: { code: 'conflict' } }, 'another account cannot fetch the completed bundle');
+  const passed = rawAs(assistantAccount, daemon.socket, { id: 2, method: 'export.fetch', params: { request: req.request, path: 'clips/east.mp4', descriptor: true } });
+  t.match(passed, { ok: false, error: { code: 'conflict' } }, 'nor have a clip passed to it as a descriptor');
 });
 
 t.test('refused: a lone approver, the same role twice, director with assistant, a revoked key, a full folder, an emergency with no officer, a released incident', async (t) => {

@@ -1,9 +1,11 @@
-import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { read } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { formatBytes } from '../config/units.js';
 import { LibcamError, errnoOf } from '../errors.js';
 import { verifyBundle, type BundleVerdict } from '../evidence/verify.js';
+import { closeDescriptor, copyInKernel } from '../os/descriptors.js';
 import { dropCached } from '../os/libc.js';
 import type { ExportCompleteResult } from '../protocol.js';
 import type { Client } from './client.js';
@@ -30,6 +32,8 @@ function progress(done: number, total: number): void {
   if (!process.stderr.isTTY) return;
   process.stderr.write(`\rwriting the bundle: ${formatBytes(done)} of ${formatBytes(total)} (${total > 0 ? Math.floor((done / total) * 100) : 100}%)   `);
 }
+
+const readAt = promisify(read);
 
 /** Bytes gathered before one write: large writes, one in flight while the next batch fills. */
 const BATCH_BYTES = 4 * 1024 * 1024;
@@ -96,6 +100,34 @@ async function writeAll(handle: FileHandle, buffers: Buffer[], at: number): Prom
   }
 }
 
+/** Bytes the kernel is asked to copy at a time: progress moves between them. */
+const COPY_CHUNK = 64 * 1024 * 1024;
+
+/**
+ * Copies `bytes` of a file libcamd passed as a descriptor into `out`: in the kernel
+ * (copy_file_range), or by reading and writing where the kernel will not copy between these
+ * two files. Returns what was copied (less only when the file ended early).
+ */
+async function copyPassed(fd: number, out: FileHandle, bytes: number, moved: (n: number) => void): Promise<number> {
+  let copied = 0;
+  while (copied < bytes) {
+    const n = await copyInKernel(fd, out.fd, Math.min(COPY_CHUNK, bytes - copied));
+    if (n === 0) return copied;
+    if (n < 0) break;
+    copied += n;
+    moved(n);
+  }
+  const buffer = Buffer.allocUnsafe(BATCH_BYTES);
+  while (copied < bytes) {
+    const { bytesRead } = await readAt(fd, buffer, 0, Math.min(buffer.length, bytes - copied), copied);
+    if (bytesRead === 0) break;
+    await writeAll(out, [buffer.subarray(0, bytesRead)], copied);
+    copied += bytesRead;
+    moved(bytesRead);
+  }
+  return copied;
+}
+
 /** fsyncs a file or folder, then (a file) drops its pages from the cache so the read-back comes from the disk. */
 async function syncAndDrop(path: string, drop: boolean): Promise<void> {
   const handle = await open(path, 'r');
@@ -108,11 +140,12 @@ async function syncAndDrop(path: string, drop: boolean): Promise<void> {
 }
 
 /**
- * Fetches every file of a completed export into `dir`: each one hashed as it arrives and
- * compared with what libcamd announced. Then every file is fsynced (once all are written, so
- * the kernel writes them back while the rest arrives) and its pages dropped from the cache,
- * then the folders; then the whole bundle is read back from the disk and verified as an
- * officer would (libcam verify). Nothing is reported written unless that passes.
+ * Fetches every file of a completed export into `dir`, each one's length checked. Then
+ * every file is fsynced (once all are written, so the kernel writes them back while the
+ * rest arrives) and its pages dropped from the cache, then the folders; then the whole bundle is read back from the disk and verified as an
+ * officer would (libcam verify): every file against the SHA-256 the manifest gives it, so
+ * hashing as the bytes arrive would only do that twice. Nothing is reported written unless
+ * that passes.
  */
 export async function writeBundle(client: Client, completed: ExportCompleteResult, dir: string): Promise<{ bytes: number; verdict: BundleVerdict }> {
   await mkdir(dir, { recursive: true });
@@ -128,18 +161,26 @@ export async function writeBundle(client: Client, completed: ExportCompleteResul
     const handle = await open(target, 'wx');
     written.push(target);
     try {
-      const hash = createHash('sha256');
-      const out = new BatchedFile(handle);
-      await client.download({ request: completed.request, path: file.path }, async (chunk) => {
-        hash.update(chunk);
-        await out.add(chunk);
-        done += chunk.length;
-        progress(done, total);
-      });
-      await out.finish();
-      if (out.written !== file.bytes) throw new LibcamError('io', `${file.path}: ${out.written} bytes written of ${file.bytes}`);
-      const digest = hash.digest('hex');
-      if (digest !== file.sha256) throw new LibcamError('io', `${file.path} arrived with SHA-256 ${digest}, not ${file.sha256}: the store's copy changed or the transfer failed`, { path: file.path });
+      let arrived: number;
+      if (file.stored) {
+        // A segment or a clip: libcamd passes the file itself, copied here in the kernel.
+        const { fd } = client.fetchDescriptor({ request: completed.request, path: file.path });
+        try {
+          arrived = await copyPassed(fd, handle, file.bytes, (n) => progress((done += n), total));
+        } finally {
+          closeDescriptor(fd);
+        }
+      } else {
+        const out = new BatchedFile(handle);
+        await client.download({ request: completed.request, path: file.path }, async (chunk) => {
+          await out.add(chunk);
+          done += chunk.length;
+          progress(done, total);
+        });
+        await out.finish();
+        arrived = out.written;
+      }
+      if (arrived !== file.bytes) throw new LibcamError('io', `${file.path}: ${arrived} bytes written of ${file.bytes}`);
     } finally {
       await handle.close();
     }

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { LibcamError, errnoOf, isErrorCode } from '../errors.js';
+import { DescriptorSocket, closeDescriptor } from '../os/descriptors.js';
 import type { FetchHeader, MethodName, Methods, Reply, Request } from '../protocol.js';
 
 export const DEFAULT_SOCKET = '/run/libcam/libcam.sock';
@@ -108,6 +109,59 @@ export class Client {
         }
       });
     });
+  }
+
+  /**
+   * A stored file of an export as a read-only descriptor libcamd passes with its header
+   * (export.fetch with `descriptor`), for the caller to copy in the kernel and close. A
+   * blocking exchange on a socket of its own: it takes milliseconds, and only the bundle
+   * writer calls it.
+   */
+  fetchDescriptor(params: { request: string; path: string }): { header: FetchHeader; fd: number } {
+    const request: Request = { id: this.nextId++, method: 'export.fetch', params: { ...params, descriptor: true } };
+    let socket: DescriptorSocket;
+    try {
+      socket = DescriptorSocket.connect(this.socketPath, this.timeoutMs);
+    } catch (err) {
+      throw unreachable(this.socketPath, err);
+    }
+    let answer: { line: string; fd: number | null };
+    try {
+      socket.write(`${JSON.stringify(request)}\n`);
+      answer = socket.readLine();
+    } catch (err) {
+      throw new LibcamError('unavailable', `libcamd at ${this.socketPath} did not send ${params.path}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      socket.close();
+    }
+    const { line, fd } = answer;
+    const drop = (): void => {
+      if (fd !== null) closeDescriptor(fd);
+    };
+    let reply: unknown;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      drop();
+      throw new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`);
+    }
+    if (!isReply(reply) || 'progress' in reply) {
+      drop();
+      throw new LibcamError('internal', `libcamd answered ${params.path} with something else: ${line.slice(0, 200)}`);
+    }
+    if (!reply.ok) {
+      drop();
+      const { code, message, details } = reply.error;
+      throw new LibcamError(isErrorCode(code) ? code : 'internal', message, details);
+    }
+    // The header's shape is the shared protocol's FetchHeader.
+    // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
+    const header = reply.result as FetchHeader;
+    if (fd === null || header.descriptor !== true) {
+      drop();
+      throw new LibcamError('internal', `libcamd answered ${params.path} without its descriptor`);
+    }
+    return { header, fd };
   }
 
   /**

@@ -1,4 +1,5 @@
-import { chmod, chown, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { chmod, chown, open, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Ajv } from 'ajv';
 import { LibcamError, asLibcamError, errnoOf } from '../errors.js';
@@ -6,6 +7,7 @@ import type { Logger } from '../log.js';
 import { MAX_ID_LENGTH, MAX_REQUEST_BYTES, REQUEST_SCHEMA, type Caller, type Reply, type ReplyId, type Request } from '../protocol.js';
 import { accountName } from './accounts.js';
 import { Streamed } from './streamed.js';
+import { sendWithDescriptor } from '../os/descriptors.js';
 import { peerCredentials, type PeerCredentials } from '../os/libc.js';
 
 /** What one client may take of the daemon. */
@@ -204,7 +206,7 @@ export class SocketServer {
   }
 
   /** Answers one line: the reply, or an error reply; never throws. */
-  async answer(text: string, caller: Caller, send: (reply: Reply) => void, stream: (file: Streamed) => Promise<void>): Promise<void> {
+  async answer(text: string, caller: Caller, send: (reply: Reply) => void, stream: (file: Streamed, id: ReplyId) => Promise<void>): Promise<void> {
     let id: ReplyId = null;
     try {
       let parsed: unknown;
@@ -226,8 +228,8 @@ export class SocketServer {
       }
       const result = await this.opts.handle(request, caller, (progress) => send({ id: request.id, progress }));
       if (result instanceof Streamed) {
-        send({ id, ok: true, result: result.header });
-        await stream(result);
+        if (result.descriptorOf === null) send({ id, ok: true, result: result.header });
+        await stream(result, id);
         return;
       }
       send({ id, ok: true, result });
@@ -290,12 +292,45 @@ class Connection {
   private send = (reply: Reply): boolean => (this.socket.writable ? this.socket.write(line(reply)) : true);
 
   /**
+   * Passes a read-only descriptor of `path` with the header line (SCM_RIGHTS), then closes
+   * the connection: the client copies the file in the kernel, and the bytes never cross the
+   * socket. A file whose size is not the header's is refused with an error line instead.
+   */
+  private pass = async (file: Streamed, path: string, id: ReplyId): Promise<void> => {
+    const { socket } = this;
+    this.streamed = true;
+    let passed = false;
+    try {
+      // Anything queued for the socket goes first: the line with the descriptor must follow it.
+      while (socket.writableLength > 0 && !socket.destroyed) await once(socket, 'drain');
+      const handle = await open(path, 'r');
+      try {
+        const { size } = await handle.stat();
+        if (size !== file.header.bytes) throw new LibcamError('io', `${file.header.path} has ${size} bytes in the store where ${file.header.bytes} were announced`);
+        const fd = fdOf(socket);
+        if (fd === undefined || !sendWithDescriptor(fd, Buffer.from(line({ id, ok: true, result: file.header })), handle.fd)) {
+          throw new LibcamError('io', `the descriptor of ${file.header.path} could not be passed`);
+        }
+        passed = true;
+      } finally {
+        await handle.close();
+      }
+      socket.end();
+    } catch (err) {
+      this.server.log.error({ err, path: file.header.path }, 'passing a file failed');
+      if (!passed && socket.writable) socket.end(line({ id, ok: false, error: asLibcamError(err, 'passing a file failed').toJSON() }));
+      else socket.destroy();
+    }
+  };
+
+  /**
    * Sends a file after its header line, as fast as the client reads it, then closes the
    * connection: nothing can follow raw bytes on a line protocol. A file that turns out
    * shorter or longer than its header said cuts the connection, so the client sees the
    * count come short instead of taking wrong bytes.
    */
-  private stream = async (file: Streamed): Promise<void> => {
+  private stream = async (file: Streamed, id: ReplyId): Promise<void> => {
+    if (file.descriptorOf !== null) return this.pass(file, file.descriptorOf, id);
     const { socket } = this;
     this.streamed = true;
     const source = file.open();

@@ -10,5 +10,7 @@ export class Streamed {
   constructor(
     readonly header: FetchHeader,
     readonly open: () => Readable,
+    /** Instead of the bytes: the file whose read-only descriptor goes with the header line. */
+    readonly descriptorOf: string | null = null,
   ) {}
 }

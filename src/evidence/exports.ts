@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { willNeed } from '../os/libc.js';
+import { willNeedSoon } from '../os/libc.js';
 import { grabStill } from '../pipeline/still.js';
 import { anchorOf, canonicalJson, type AuditActor, type AuditEntry, type AuditInput, type AuditTrail } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -108,6 +108,8 @@ export class Exports {
   private readonly records;
   private readonly counters;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Completed exports' files while they may be fetched: listed (and the made ones hashed) once, not for every file. */
+  private readonly fetchable = new Map<string, { files: BundleFile[]; fetchers: ExportRequest['fetchers']; advised: number }>();
 
   constructor(private readonly opts: ExportsOptions) {
     this.records = opts.index.db.sublevel<string, ExportRequest>('export', { valueEncoding: 'json' });
@@ -363,7 +365,7 @@ export class Exports {
    * (names, sizes) it may now fetch, for an hour. The bundle is written by the CLI into its
    * own folder. Every completion is audited.
    */
-  async complete(id: string, uid: number, actor: AuditActor): Promise<{ request: ExportRequest; files: Pick<BundleFile, 'path' | 'bytes' | 'sha256'>[] }> {
+  async complete(id: string, uid: number, actor: AuditActor): Promise<{ request: ExportRequest; files: (Pick<BundleFile, 'path' | 'bytes' | 'sha256'> & { stored: boolean })[] }> {
     const request = await this.get(id);
     const incident = await this.opts.incidents.get(request.incident);
     if (incident.state === 'released') throw new LibcamError('conflict', `${id}: incident ${incident.id} was released since; its footage is no longer held`, { request: id });
@@ -379,7 +381,9 @@ export class Exports {
     const next = { ...request, fetchers: [...request.fetchers.filter((f) => f.uid !== uid), { uid, until }] };
     await this.save(next);
     await this.opts.audit({ actor, action: 'export.complete', subject: request.incident, details: { request: id } });
-    return { request: next, files: this.files(next).map(({ path, bytes, sha256: hash }) => ({ path, bytes, sha256: hash })) };
+    const files = this.files(next);
+    this.fetchable.set(id, { files, fetchers: next.fetchers, advised: 0 });
+    return { request: next, files: files.map(({ path, bytes, sha256: hash, source }) => ({ path, bytes, sha256: hash, stored: source !== null })) };
   }
 
   /** Every file of the bundle: its path, size, SHA-256, and how to read it. */
@@ -415,16 +419,24 @@ export class Exports {
 
   /** One file of a completed export, for the account that completed it. */
   async fetch(id: string, path: string, uid: number): Promise<BundleFile> {
-    const request = await this.get(id);
-    if (!request.fetchers.some((f) => f.uid === uid && f.until > this.opts.clock.now())) {
+    const now = this.opts.clock.now();
+    for (const [key, entry] of this.fetchable) if (entry.fetchers.every((f) => f.until <= now)) this.fetchable.delete(key);
+    let entry = this.fetchable.get(id);
+    if (!entry) {
+      const request = await this.get(id);
+      entry = { files: this.files(request), fetchers: request.fetchers, advised: 0 };
+      this.fetchable.set(id, entry);
+    }
+    if (!entry.fetchers.some((f) => f.uid === uid && f.until > now)) {
       throw new LibcamError('conflict', `${id}: complete it first (libcam export --complete ${id} --to DIR); files are fetched within an hour of that, by the account that did it`, { request: id });
     }
-    const files = this.files(request);
-    const at = files.findIndex((f) => f.path === path);
-    const file = files[at];
+    const at = entry.files.findIndex((f) => f.path === path);
+    const file = entry.files[at];
     if (!file) throw new LibcamError('not-found', `${id} has no file ${path}`, { request: id, path });
-    // The CLI fetches in this order: the kernel reads the next files while this one is sent.
-    for (const next of files.slice(at, at + READ_AHEAD_FILES)) if (next.source !== null) willNeed(next.source);
+    // The CLI fetches in this order: the kernel reads the next files while this one is copied.
+    const ahead = entry.files.slice(Math.max(at, entry.advised), at + READ_AHEAD_FILES);
+    entry.advised = Math.max(entry.advised, at + READ_AHEAD_FILES);
+    for (const next of ahead) if (next.source !== null) void willNeedSoon(next.source);
     return file;
   }
 

@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import koffi from 'koffi';
 
 /**
@@ -83,6 +84,25 @@ export function willNeed(path: string): void {
 }
 
 const POSIX_FADV_DONTNEED = 4;
+
+/**
+ * `willNeed` off the event loop: the file is opened and advised on libuv's and koffi's
+ * threads, so a request that asks for read-ahead is not held up while the kernel queues it.
+ */
+export async function willNeedSoon(path: string): Promise<void> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      await new Promise<void>((resolve) => {
+        posixFadvise.async(handle.fd, 0, 0, POSIX_FADV_WILLNEED, () => resolve());
+      });
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // a hint only
+  }
+}
 
 /**
  * Drops a file's clean pages from the page cache (posix_fadvise DONTNEED, after fsync), so

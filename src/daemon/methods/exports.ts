@@ -91,6 +91,7 @@ export function exportsMethods(d: MethodDeps): Pick<Handlers, 'export.request' |
     },
     'export.fetch': async (p, ctx) => {
       const file = await d.exports.fetch(p.request, p.path, ctx.caller.uid);
+      if (p.descriptor === true && file.source !== null) return new Streamed({ path: file.path, bytes: file.bytes, descriptor: true }, file.read, file.source);
       return new Streamed({ path: file.path, bytes: file.bytes }, file.read);
     },
     'export.delivered': async (p, ctx) => {
