@@ -78,7 +78,8 @@ t.before(async () => {
       { name: 'east', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, pattern: 'ball' } },
       { name: 'hevc', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, codec: 'h265' } },
     ],
-    notify: { director: { email: 'director@library.example' }, smtp: { host: '127.0.0.1', port: relay.port, from: 'libcam@library.example' } },
+    // A notice the loaded machine failed to hand over is tried again within seconds, not the default 30 s.
+    notify: { director: { email: 'director@library.example' }, smtp: { host: '127.0.0.1', port: relay.port, from: 'libcam@library.example' }, retry: { first: '1s', max: '5s' } },
   });
   daemon = spawnDaemon(t, dir, configFile);
   await waitForSocket(daemon.socket);
@@ -175,6 +176,33 @@ t.test('at the terminal: director and president release the incident; the office
   const rec = audit('export').at(-1);
   t.match(rec, { subject: incident.id, details: { legalBasis: { basis: 'court-order', reference: 'CR-2026-0412' } } }, 'the export is audited with its legal basis');
   t.same(audit('export.approve').map((e) => e.details['role']), ['director', 'president'], 'both approvals are audited');
+
+  // The clip came as a descriptor libcamd passed (SCM_RIGHTS): read-only, that file's bytes.
+  const request = /Export (EXP-\d{8}-\d{3})/.exec(r.stderr)?.[1] ?? '';
+  const py = [
+    'import fcntl, json, os, socket, sys',
+    's = socket.socket(socket.AF_UNIX)',
+    's.connect(sys.argv[1])',
+    's.sendall(json.dumps({"id": 1, "method": "export.fetch", "params": {"request": sys.argv[2], "path": "clips/east.mp4", "descriptor": True}}).encode() + b"\\n")',
+    'msg, fds, _, _ = socket.recv_fds(s, 65536, 4)',
+    'fd = fds[0]',
+    'try:',
+    '    os.write(fd, b"x"); writable = True',
+    'except OSError:',
+    '    writable = False',
+    'print(json.dumps({"line": json.loads(msg.decode().split("\\n")[0]), "fds": len(fds), "mode": fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE, "writable": writable, "head": os.pread(fd, 64, 0).hex()}))',
+  ].join('\n');
+  const got = spawnSync('/usr/bin/python3', ['-c', py, daemon.socket, request], { encoding: 'utf8' });
+  t.equal(got.status, 0, `a client asking for a descriptor gets one: ${got.stderr}`);
+  const passed = JSON.parse(got.stdout) as { line: { ok: boolean; result: { descriptor?: boolean } }; fds: number; mode: number; writable: boolean; head: string };
+  t.match(passed, { line: { ok: true, result: { descriptor: true } }, fds: 1, mode: 0, writable: false }, 'one descriptor, opened read-only (O_RDONLY), that cannot write');
+  t.equal(passed.head, readFileSync(join(bundle, 'clips', 'east.mp4')).subarray(0, 64).toString('hex'), "it reads the clip's bytes");
+
+  // Writing the bundle again leaves libcamd with no descriptor more than before.
+  const fds = (): number => readdirSync(`/proc/${daemon.proc.pid ?? 0}/fd`).length;
+  const before = fds();
+  for (const n of [1, 2, 3]) t.equal(run(['export', '--complete', request, '--to', bundlePath(`b-again-${n}`)]).status, 0, `written again (${n})`);
+  t.ok(fds() - before < 10, `libcamd's open descriptors: ${before} before three more bundles, ${fds()} after`);
   await waitUntil('the Director is told of the release', () => relay.received.some((m) => m.subject.includes(`incident ${incident.id} released`)));
   const mail = relay.received.find((m) => m.subject.includes(`incident ${incident.id} released`));
   for (const text of ['court-order', 'CR-2026-0412', 'J. Rivera', 'A. Chen']) t.match(mail?.text, text, `the notice names ${text}`);
@@ -281,10 +309,13 @@ t.test('refused: a lone approver, the same role twice, director with assistant, 
   const pending = json<{ request: string }>([...exportArgs('director', `president=${keyIds['president'] ?? ''}`).map((a) => (a === incident.id ? second.id : a)), '--request', '--out', join(dir, 'second.json')]);
   t.equal(run(['approve', pending.request, '--approver', 'director'], lines(pass.director)).status, 0);
   t.equal(run(['approve', pending.request, '--approver', 'president'], lines(pass.president)).status, 0, 'both approve');
+  t.equal(run(['export', '--complete', pending.request, '--to', bundlePath('b-before-release')]).status, 0, 'and its bundle is written once');
   t.equal(run(['incidents', 'release', second.id, '--requested-by', 'J. Rivera, Director', '--note', 'closed without charges']).status, 0, 'then the incident is released');
   const late = run(['export', '--complete', pending.request, '--to', bundlePath('b-late')]);
   t.equal(late.status, 1, 'the export of a released incident is refused');
   t.match(late.stderr, 'was released since');
+  const fetched = JSON.parse(await rawExchange(daemon.socket, `${JSON.stringify({ id: 7, method: 'export.fetch', params: { request: pending.request, path: 'clips/east.mp4' } })}\n`, 5000, 1)) as { ok: boolean; error?: { message: string } };
+  t.match(fetched, { ok: false, error: { message: /was released since/ } }, 'nor are its files served within the hour it was completed');
   const anew = run([...exportArgs('director', `president=${keyIds['president'] ?? ''}`).map((a) => (a === incident.id ? second.id : a)), '--request']);
   t.equal(anew.status, 2, 'and so is a new request for it');
   t.match(anew.stderr, 'was released');

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { formatBytes } from '../config/units.js';
 import { LibcamError, errnoOf } from '../errors.js';
 import { verifyBundle, type BundleVerdict } from '../evidence/verify.js';
-import { closeDescriptor, copyInKernel } from '../os/descriptors.js';
+import { canPassDescriptors, closeDescriptor, copyInKernel } from '../os/descriptors.js';
 import { dropCached } from '../os/libc.js';
 import type { ExportCompleteResult } from '../protocol.js';
 import type { Client } from './client.js';
@@ -48,6 +48,7 @@ class BatchedFile {
   private batchBytes = 0;
   private position = 0;
   private inFlight: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
 
   constructor(private readonly handle: FileHandle) {}
 
@@ -65,19 +66,24 @@ class BatchedFile {
   /** Starts writing the batch in hand once the previous write is done; resolves when it has started. */
   async flush(): Promise<void> {
     await this.inFlight;
+    if (this.failure) throw this.failure;
     if (this.batchBytes === 0) return;
     const buffers = this.batch;
     const at = this.position;
     this.position += this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    this.inFlight = writeAll(this.handle, buffers, at);
+    // A failed write (a full stick) is kept and thrown at the next add or finish, never left unhandled.
+    this.inFlight = writeAll(this.handle, buffers, at).catch((err: unknown) => {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /** Everything taken is written. */
   async finish(): Promise<void> {
     await this.flush();
     await this.inFlight;
+    if (this.failure) throw this.failure;
   }
 }
 
@@ -112,8 +118,7 @@ async function copyPassed(fd: number, out: FileHandle, bytes: number, moved: (n:
   let copied = 0;
   while (copied < bytes) {
     const n = await copyInKernel(fd, out.fd, Math.min(COPY_CHUNK, bytes - copied));
-    if (n === 0) return copied;
-    if (n < 0) break;
+    if (n <= 0) break; // the kernel will not (or says nothing more): reading tells whether the file ended
     copied += n;
     moved(n);
   }
@@ -162,7 +167,7 @@ export async function writeBundle(client: Client, completed: ExportCompleteResul
     written.push(target);
     try {
       let arrived: number;
-      if (file.stored) {
+      if (file.stored && canPassDescriptors) {
         // A segment or a clip: libcamd passes the file itself, copied here in the kernel.
         const { fd } = client.fetchDescriptor({ request: completed.request, path: file.path });
         try {

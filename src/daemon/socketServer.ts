@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { chmod, chown, open, unlink } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Ajv } from 'ajv';
@@ -60,6 +59,19 @@ function isLive(path: string): Promise<boolean> {
       resolve(true);
     });
     probe.once('error', () => resolve(false));
+  });
+}
+
+/** Resolves on 'drain', or when the socket closes first (a destroyed socket never drains). */
+function drainedOrClosed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
   });
 }
 
@@ -299,26 +311,28 @@ class Connection {
   private pass = async (file: Streamed, path: string, id: ReplyId): Promise<void> => {
     const { socket } = this;
     this.streamed = true;
-    let passed = false;
+    // Nothing may go out once part of the line has: the client would read a broken line.
+    let started = false;
     try {
       // Anything queued for the socket goes first: the line with the descriptor must follow it.
-      while (socket.writableLength > 0 && !socket.destroyed) await once(socket, 'drain');
+      while (socket.writableLength > 0 && !socket.destroyed) await drainedOrClosed(socket);
+      if (socket.destroyed) return;
       const handle = await open(path, 'r');
       try {
         const { size } = await handle.stat();
         if (size !== file.header.bytes) throw new LibcamError('io', `${file.header.path} has ${size} bytes in the store where ${file.header.bytes} were announced`);
         const fd = fdOf(socket);
-        if (fd === undefined || !sendWithDescriptor(fd, Buffer.from(line({ id, ok: true, result: file.header })), handle.fd)) {
-          throw new LibcamError('io', `the descriptor of ${file.header.path} could not be passed`);
-        }
-        passed = true;
+        const text = Buffer.from(line({ id, ok: true, result: file.header }));
+        const sent = fd === undefined ? -1 : sendWithDescriptor(fd, text, handle.fd);
+        started = sent > 0;
+        if (sent !== text.length) throw new LibcamError('io', `the descriptor of ${file.header.path} could not be passed (${sent} of ${text.length} bytes sent)`);
       } finally {
         await handle.close();
       }
       socket.end();
     } catch (err) {
       this.server.log.error({ err, path: file.header.path }, 'passing a file failed');
-      if (!passed && socket.writable) socket.end(line({ id, ok: false, error: asLibcamError(err, 'passing a file failed').toJSON() }));
+      if (!started && socket.writable) socket.end(line({ id, ok: false, error: asLibcamError(err, 'passing a file failed').toJSON() }));
       else socket.destroy();
     }
   };
@@ -341,15 +355,7 @@ class Connection {
         if (socket.destroyed) break;
         sent += chunk.length;
         if (sent > file.header.bytes) throw new LibcamError('io', `${file.header.path} grew while it was sent`);
-        if (!socket.write(chunk)) await new Promise<void>((resolve) => {
-          const done = (): void => {
-            socket.off('drain', done);
-            socket.off('close', done);
-            resolve();
-          };
-          socket.on('drain', done);
-          socket.on('close', done);
-        });
+        if (!socket.write(chunk)) await drainedOrClosed(socket);
       }
       if (sent !== file.header.bytes) throw new LibcamError('io', `${file.header.path} had ${sent} bytes where ${file.header.bytes} were announced`);
       socket.end();

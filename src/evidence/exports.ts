@@ -109,7 +109,7 @@ export class Exports {
   private readonly counters;
   private queue: Promise<unknown> = Promise.resolve();
   /** Completed exports' files while they may be fetched: listed (and the made ones hashed) once, not for every file. */
-  private readonly fetchable = new Map<string, { files: BundleFile[]; fetchers: ExportRequest['fetchers']; advised: number }>();
+  private readonly fetchable = new Map<string, { request: ExportRequest; files: BundleFile[]; advised: number }>();
 
   constructor(private readonly opts: ExportsOptions) {
     this.records = opts.index.db.sublevel<string, ExportRequest>('export', { valueEncoding: 'json' });
@@ -382,7 +382,7 @@ export class Exports {
     await this.save(next);
     await this.opts.audit({ actor, action: 'export.complete', subject: request.incident, details: { request: id } });
     const files = this.files(next);
-    this.fetchable.set(id, { files, fetchers: next.fetchers, advised: 0 });
+    this.fetchable.set(id, { request: next, files, advised: 0 });
     return { request: next, files: files.map(({ path, bytes, sha256: hash, source }) => ({ path, bytes, sha256: hash, stored: source !== null })) };
   }
 
@@ -420,16 +420,22 @@ export class Exports {
   /** One file of a completed export, for the account that completed it. */
   async fetch(id: string, path: string, uid: number): Promise<BundleFile> {
     const now = this.opts.clock.now();
-    for (const [key, entry] of this.fetchable) if (entry.fetchers.every((f) => f.until <= now)) this.fetchable.delete(key);
+    for (const [key, entry] of this.fetchable) if (entry.request.fetchers.every((f) => f.until <= now)) this.fetchable.delete(key);
     let entry = this.fetchable.get(id);
     if (!entry) {
       const request = await this.get(id);
-      entry = { files: this.files(request), fetchers: request.fetchers, advised: 0 };
+      entry = { request, files: this.files(request), advised: 0 };
       this.fetchable.set(id, entry);
     }
-    if (!entry.fetchers.some((f) => f.uid === uid && f.until > now)) {
+    const { request } = entry;
+    if (!request.fetchers.some((f) => f.uid === uid && f.until > now)) {
       throw new LibcamError('conflict', `${id}: complete it first (libcam export --complete ${id} --to DIR); files are fetched within an hour of that, by the account that did it`, { request: id });
     }
+    // What refuses a completion refuses each file too: a release or a revocation since.
+    if ((await this.opts.incidents.get(request.incident)).state === 'released') {
+      throw new LibcamError('conflict', `${id}: incident ${request.incident} was released since; its footage is no longer held`, { request: id });
+    }
+    await this.requireActive(request, request.approvals.map((a) => a.fingerprint));
     const at = entry.files.findIndex((f) => f.path === path);
     const file = entry.files[at];
     if (!file) throw new LibcamError('not-found', `${id} has no file ${path}`, { request: id, path });

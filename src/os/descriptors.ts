@@ -43,7 +43,12 @@ function failed(what: string): Error {
   return Object.assign(new Error(`${what}: ${code}`), { code });
 }
 
-if (process.arch !== 'x64' && process.arch !== 'arm64') throw new Error(`src/os/descriptors.ts knows struct msghdr on 64-bit Linux only, not ${process.arch}`);
+/**
+ * Whether descriptors can be passed here: the layouts below are 64-bit Linux's. Elsewhere
+ * the CLI asks for the bytes instead (export.fetch without `descriptor`).
+ */
+export const canPassDescriptors = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64');
+const MSG_NOSIGNAL = 0x4000;
 
 /** Native memory the kernel reads or writes through pointers inside another struct. */
 interface Native {
@@ -85,9 +90,11 @@ function message(dataBytes: number): { msg: Native; data: Native; control: Nativ
 
 /**
  * Sends `line` with the descriptor `fd` attached, in one sendmsg on the connected socket
- * `socketFd`. False when the kernel did not take all of it (the connection is then cut).
+ * `socketFd`. Returns the bytes the kernel took (the whole line, or less: then the
+ * connection must be cut), -1 when it took nothing.
  */
-export function sendWithDescriptor(socketFd: number, line: Buffer, fd: number): boolean {
+export function sendWithDescriptor(socketFd: number, line: Buffer, fd: number): number {
+  if (!canPassDescriptors) return -1;
   const m = message(line.length);
   try {
     line.copy(m.data.bytes);
@@ -95,8 +102,11 @@ export function sendWithDescriptor(socketFd: number, line: Buffer, fd: number): 
     m.control.bytes.writeInt32LE(SOL_SOCKET, 8);
     m.control.bytes.writeInt32LE(SCM_RIGHTS, 12);
     m.control.bytes.writeInt32LE(fd, 16);
-    const sent: unknown = sendmsg(socketFd, m.msg.ptr, 0);
-    return sent === line.length;
+    for (;;) {
+      const sent: unknown = sendmsg(socketFd, m.msg.ptr, MSG_NOSIGNAL);
+      if (sent === -1 && koffi.errno() === constants.errno.EINTR) continue;
+      return typeof sent === 'number' ? sent : -1;
+    }
   } finally {
     m.free();
   }
@@ -108,18 +118,27 @@ export class DescriptorSocket {
 
   /** Connects to `path`; reads and writes give up after `timeoutMs`. */
   static connect(path: string, timeoutMs: number): DescriptorSocket {
-    const fd: unknown = socketCall(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (typeof fd !== 'number' || fd < 0) throw failed('socket(AF_UNIX)');
+    if (!canPassDescriptors) throw new Error(`descriptors cannot be passed on ${process.platform}/${process.arch}`);
+    if (Buffer.byteLength(path) > 107) throw new Error(`socket path too long: ${path}`);
     const address = Buffer.alloc(110);
     address.writeUInt16LE(AF_UNIX, 0);
-    if (Buffer.byteLength(path) > 107) throw new Error(`socket path too long: ${path}`);
     address.write(path, 2);
     const timeout = Buffer.alloc(16);
     timeout.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
     timeout.writeBigInt64LE(BigInt((timeoutMs % 1000) * 1000), 8);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, timeout, 16);
-    if (connectCall(fd, address, 2 + Buffer.byteLength(path) + 1) !== 0) {
+    const fd: unknown = socketCall(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (typeof fd !== 'number' || fd < 0) throw failed('socket(AF_UNIX)');
+    // Without the timeouts a hung libcamd would hold the CLI for ever: no timeouts, no socket.
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, 16) !== 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, timeout, 16) !== 0) {
+      const err = failed('setsockopt(SO_RCVTIMEO)');
+      closeCall(fd);
+      throw err;
+    }
+    for (;;) {
+      if (connectCall(fd, address, 2 + Buffer.byteLength(path) + 1) === 0) break;
+      const errno = koffi.errno();
+      if (errno === constants.errno.EINTR) continue;
+      if (errno === constants.errno.EISCONN) break; // the interrupted connect went through
       const err = failed(`connect(${path})`);
       closeCall(fd);
       throw err;
@@ -154,12 +173,16 @@ export class DescriptorSocket {
           throw failed('reading libcamd’s answer');
         }
         if (m.control.bytes.readBigUInt64LE(0) >= BigInt(CMSG_HEADER_BYTES + 4) && m.control.bytes.readInt32LE(8) === SOL_SOCKET && m.control.bytes.readInt32LE(12) === SCM_RIGHTS) {
+          if (passed !== null) closeCall(passed); // one descriptor is asked for: a second replaces nothing
           passed = m.control.bytes.readInt32LE(16);
         }
         if (n === 0) break;
         text = Buffer.concat([text, Buffer.from(m.data.bytes.subarray(0, n))]);
         if (text.includes(10) || text.length > maxBytes) break;
       }
+    } catch (err) {
+      if (passed !== null) closeCall(passed);
+      throw err;
     } finally {
       m.free();
     }
