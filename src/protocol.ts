@@ -336,6 +336,13 @@ export interface ExportRequestParams {
 }
 
 /** An export, pending its approvals or approved. */
+/** A staff account of the live view (never its password or hash). */
+export interface StaffInfo {
+  user: string;
+  created: string;
+  lastLogin: string | null;
+}
+
 export interface ExportInfo {
   request: string;
   incident: string;
@@ -412,6 +419,10 @@ export interface Methods {
   'export.complete': { params: { request: string }; result: ExportCompleteResult };
   'export.fetch': { params: { request: string; path: string; descriptor?: boolean }; result: FetchHeader };
   'export.delivered': { params: { request: string; dir: string; files: number; bytes: number }; result: { auditSeq: number } };
+  'staff.list': { params: Record<string, never>; result: StaffInfo[] };
+  'staff.add': { params: { user: string; password: string }; result: StaffInfo };
+  'staff.passwd': { params: { user: string; password: string }; result: StaffInfo };
+  'staff.remove': { params: { user: string }; result: StaffInfo };
 }
 
 export type MethodName = keyof Methods;
@@ -439,6 +450,8 @@ const keyId = { type: 'string', pattern: KEY_ID } as const;
 const role = { enum: ROLES } as const;
 /** Never logged, never stored: it opens an approver's key and is forgotten. */
 const passphrase = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+/** A staff account's name (src/web/staff.ts STAFF_USER). */
+const staffUser = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9._-]{0,31}$' } as const;
 const passphrasesGiven = {
   type: 'array',
   maxItems: 2,
@@ -520,6 +533,10 @@ export const PARAM_SCHEMAS: { [M in MethodName]: object } = {
     required: ['request', 'path'],
     properties: { request: exportId, path: { type: 'string', minLength: 1, maxLength: 300 }, descriptor: { type: 'boolean' } },
   },
+  'staff.list': noParams,
+  'staff.add': { type: 'object', additionalProperties: false, required: ['user', 'password'], properties: { user: staffUser, password: passphrase } },
+  'staff.passwd': { type: 'object', additionalProperties: false, required: ['user', 'password'], properties: { user: staffUser, password: passphrase } },
+  'staff.remove': { type: 'object', additionalProperties: false, required: ['user'], properties: { user: staffUser } },
   'export.delivered': {
     type: 'object',
     additionalProperties: false,

@@ -13,6 +13,7 @@ import { registerIncidents } from './commands/incidents.js';
 import { registerStatus } from './commands/status.js';
 import { registerStill } from './commands/still.js';
 import { registerStore } from './commands/store.js';
+import { registerStaff } from './commands/staff.js';
 import { registerVerify } from './commands/verify.js';
 
 /** The `libcam` command tree; handlers only parse, call the daemon and print. */
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerApprovers(program);
   registerExport(program);
   registerVerify(program);
+  registerStaff(program);
   registerAudit(program);
   registerConfig(program);
   registerDoctor(program);

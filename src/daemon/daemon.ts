@@ -23,6 +23,8 @@ import { Incidents } from '../evidence/incidents.js';
 import { Approvers } from '../evidence/approvers.js';
 import { Exports } from '../evidence/exports.js';
 import { approversMethods } from './methods/approvers.js';
+import { staffMethods } from './methods/staff.js';
+import { StaffAccounts } from '../web/staff.js';
 import { exportsMethods } from './methods/exports.js';
 import { auditMethods } from './methods/audit.js';
 import { camerasMethods } from './methods/cameras.js';
@@ -157,6 +159,7 @@ export class Daemon {
       clock,
       log: log.child({ component: 'exports' }),
     });
+    const staff = new StaffAccounts({ index: this.index, clock, audit });
     const d: MethodDeps = {
       config,
       clock,
@@ -173,6 +176,7 @@ export class Daemon {
       incidents: this.incidents,
       approvers,
       exports,
+      staff,
       names,
       startedAt: clock.now(),
     };
@@ -189,6 +193,7 @@ export class Daemon {
       ...incidentsMethods(d),
       ...approversMethods(d),
       ...exportsMethods(d),
+      ...staffMethods(d),
     };
     const dispatcher = new Dispatcher(handlers);
     this.socket = new SocketServer({

@@ -50,6 +50,10 @@ function compileAll(): Validators {
     'export.complete': ajv.compile<Methods['export.complete']['params']>(PARAM_SCHEMAS['export.complete']),
     'export.fetch': ajv.compile<Methods['export.fetch']['params']>(PARAM_SCHEMAS['export.fetch']),
     'export.delivered': ajv.compile<Methods['export.delivered']['params']>(PARAM_SCHEMAS['export.delivered']),
+    'staff.list': ajv.compile<Methods['staff.list']['params']>(PARAM_SCHEMAS['staff.list']),
+    'staff.add': ajv.compile<Methods['staff.add']['params']>(PARAM_SCHEMAS['staff.add']),
+    'staff.passwd': ajv.compile<Methods['staff.passwd']['params']>(PARAM_SCHEMAS['staff.passwd']),
+    'staff.remove': ajv.compile<Methods['staff.remove']['params']>(PARAM_SCHEMAS['staff.remove']),
   };
 }
 

@@ -1,9 +1,7 @@
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, scrypt, sign, type KeyObject } from 'node:crypto';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as common from '@zxcvbn-ts/language-common';
-import * as en from '@zxcvbn-ts/language-en';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
+import { checkStrength, derive } from '../secrets.js';
 import type { Logger } from '../log.js';
 import type { AuditActor, AuditEntry, AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -12,7 +10,6 @@ import { isPair, type Role } from './policy.js';
 
 /** scrypt's parameters, recorded with each sealed key: 128 MB and ~0.4 s per try on this machine. */
 const SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const;
-const SCRYPT_MAXMEM = 256 * 1024 * 1024;
 /** Wrong passphrases in a row before an approver's key is locked, and for how long. */
 export const MAX_FAILURES = 3;
 export const LOCK_MS = 15 * 60_000;
@@ -61,26 +58,6 @@ export interface Signed {
   fingerprint: string;
   /** Ed25519 over the statement, raw bytes. */
   signature: Buffer;
-}
-
-let estimator: ZxcvbnFactory | undefined;
-
-/** Refuses a weak passphrase, with zxcvbn's own advice. */
-export function checkStrength(passphrase: string, userInputs: string[]): void {
-  estimator ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary, ...en.dictionary }, graphs: common.adjacencyGraphs, translations: en.translations });
-  const result = estimator.check(passphrase, [...userInputs, 'libcam', 'library', 'camera']);
-  if (result.score < MIN_SCORE) {
-    const advice = [result.feedback.warning, ...result.feedback.suggestions].filter((s) => s).map((s) => s?.replace(/\.$/, '')).join('; ');
-    throw new LibcamError('invalid-input', `passphrase too weak (strength ${result.score} of 4, at least ${MIN_SCORE} needed)${advice ? `: ${advice}` : ''}; a few unrelated words do well`, {
-      flag: 'passphrase',
-    });
-  }
-}
-
-function derive(passphrase: string, salt: Buffer, k: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(passphrase, salt, 32, { N: k.N, r: k.r, p: k.p, maxmem: SCRYPT_MAXMEM }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
 }
 
 async function seal(privateKey: KeyObject, passphrase: string): Promise<SealedKey> {
@@ -307,7 +284,7 @@ export class Approvers {
       if (request.publicKeyPem !== undefined) publicKey = ed25519Public(request.publicKeyPem);
       else {
         if (request.passphrase === undefined) throw new LibcamError('usage', 'a passphrase for the new key, or --public-key FILE', { flag: 'passphrase' });
-        checkStrength(request.passphrase, [request.name, request.role]);
+        checkStrength(request.passphrase, [request.name, request.role], { name: 'passphrase', flag: 'passphrase', minScore: MIN_SCORE });
         ({ publicKey, privateKey } = generateKeyPairSync('ed25519'));
       }
       const fingerprint = fingerprintOf(publicKey);

@@ -14,6 +14,7 @@ import type { SegmentStore } from '../../store/segments.js';
 import type { CameraSet } from '../cameraSet.js';
 import type { Outbox } from '../outbox.js';
 import type { Pauses } from '../pauses.js';
+import type { StaffAccounts } from '../../web/staff.js';
 
 /**
  * What the socket's methods work with: the daemon's components, built and started by the
@@ -37,6 +38,7 @@ export interface MethodDeps {
   incidents: Incidents;
   approvers: Approvers;
   exports: Exports;
+  staff: StaffAccounts;
   /** The configured camera names, in configuration order. */
   names: readonly string[];
   startedAt: number;
