@@ -79,7 +79,7 @@ function must(value: number | undefined, what: string): number {
 
 /** Durations and sizes, parsed once here into milliseconds and bytes. */
 function resolveUnits(file: ConfigFile): Config {
-  const { retention, pause, cameras, notify, ...rest } = file;
+  const { retention, pause, cameras, notify, web, ...rest } = file;
   const config: Config = {
     ...rest,
     retention: {
@@ -95,6 +95,10 @@ function resolveUnits(file: ConfigFile): Config {
   if (notify) {
     const { retry, ...n } = notify;
     config.notify = { ...n, retry: { firstMs: must(parseDuration(retry.first), 'notify.retry.first'), maxMs: must(parseDuration(retry.max), 'notify.retry.max') } };
+  }
+  if (web) {
+    const { sessionIdle, sessionMax, ...w } = web;
+    config.web = { ...w, sessionIdleMs: must(parseDuration(sessionIdle), 'web.sessionIdle'), sessionMaxMs: must(parseDuration(sessionMax), 'web.sessionMax') };
   }
   return config;
 }

@@ -198,6 +198,9 @@ export const configSchema = {
           items: { type: 'string', pattern: '^[0-9a-fA-F:.]+/[0-9]{1,3}$' },
           default: [],
         },
+        // A session ends after this long without a request, and this long after its login.
+        sessionIdle: { ...duration, default: '30m' },
+        sessionMax: { ...duration, default: '12h' },
       },
     },
     log: {

@@ -62,12 +62,15 @@ export interface Config {
     listen: string;
     tls: { cert: string; key: string };
     allow: string[];
+    sessionIdleMs: number;
+    sessionMaxMs: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
 }
 
 /** The file as the schema validates it: durations and sizes still text. */
-export interface ConfigFile extends Omit<Config, 'retention' | 'pause' | 'cameras' | 'notify'> {
+export interface ConfigFile extends Omit<Config, 'retention' | 'pause' | 'cameras' | 'notify' | 'web'> {
+  web?: Omit<NonNullable<Config['web']>, 'sessionIdleMs' | 'sessionMaxMs'> & { sessionIdle: string; sessionMax: string };
   retention: { maxAge: string; maxBytes?: string; minFreeBytes: string };
   pause: { maxDuration: string };
   cameras: (Omit<CameraConfig, 'maxAgeMs'> & { retention?: { maxAge?: string } })[];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { systemClock, type Clock, type Timer } from '../clock.js';
+import { iso, systemClock, type Clock, type Timer } from '../clock.js';
 import type { CameraConfig, Config } from '../config/types.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -25,6 +25,7 @@ import { Exports } from '../evidence/exports.js';
 import { approversMethods } from './methods/approvers.js';
 import { staffMethods } from './methods/staff.js';
 import { StaffAccounts } from '../web/staff.js';
+import { WebServer } from '../web/server.js';
 import { exportsMethods } from './methods/exports.js';
 import { auditMethods } from './methods/audit.js';
 import { camerasMethods } from './methods/cameras.js';
@@ -90,6 +91,7 @@ export class Daemon {
   private readonly guard: DiskGuard;
   private readonly cameras: CameraSet;
   private readonly socket: SocketServer;
+  private readonly web: WebServer | undefined;
   private readonly lock: StoreLock;
   private readonly notify: SdNotify;
   private started: Component[] = [];
@@ -160,6 +162,28 @@ export class Daemon {
       log: log.child({ component: 'exports' }),
     });
     const staff = new StaffAccounts({ index: this.index, clock, audit });
+    this.web = config.web
+      ? new WebServer({
+          listen: config.web.listen,
+          cert: config.web.tls.cert,
+          key: config.web.tls.key,
+          allow: config.web.allow,
+          sessionIdleMs: config.web.sessionIdleMs,
+          sessionMaxMs: config.web.sessionMaxMs,
+          staff,
+          // What a tile shows: name and state, from the recorders; nothing from the store.
+          cameras: async () =>
+            Promise.all(
+              this.cameras.status().map(async (c) => {
+                const pause = await this.pauses.info(c.name);
+                return { name: c.name, state: c.state, reason: c.reason, pause: pause ? { reason: pause.reason, until: iso(pause.until) } : null };
+              }),
+            ),
+          audit,
+          clock,
+          log: log.child({ component: 'web' }),
+        })
+      : undefined;
     const d: MethodDeps = {
       config,
       clock,
@@ -260,6 +284,7 @@ export class Daemon {
         start: () => this.socket.start(gidOf(config.socket.group)),
         stop: () => this.socket.stop(),
       },
+      { name: 'live view', start: () => this.web?.start(), stop: () => this.web?.stop() },
     ];
     for (const component of components) {
       await component.start();

@@ -1,0 +1,254 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { Clock } from '../clock.js';
+import { LibcamError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { AuditEntry, AuditInput } from '../store/audit.js';
+import { APP_CSS, APP_JS, gridPage, loginPage } from './pages.js';
+import type { StaffAccounts } from './staff.js';
+
+/** What a tile shows of a camera: its name and state, never footage. */
+export interface CameraTile {
+  name: string;
+  state: string;
+  reason: string | null;
+  pause: { reason: string; until: string } | null;
+}
+
+export interface WebOptions {
+  listen: string;
+  cert: string;
+  key: string;
+  /** Staff networks (CIDR); empty: only this box itself. */
+  allow: readonly string[];
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+  staff: StaffAccounts;
+  cameras: () => Promise<CameraTile[]>;
+  audit: (input: AuditInput) => Promise<AuditEntry>;
+  clock: Clock;
+  log: Logger;
+}
+
+interface Session {
+  user: string;
+  address: string;
+  created: number;
+  seen: number;
+}
+
+interface Throttle {
+  failures: number;
+  until: number;
+}
+
+const COOKIE = 'libcam_session';
+/** Wrong passwords before each further try waits: 1 s, 2 s, 4 s … */
+const FREE_FAILURES = 5;
+/** The longest wait an account's failures impose: never a lock-out that keeps staff out for long. */
+const ACCOUNT_MAX_WAIT_MS = 30_000;
+/** An address that keeps guessing waits longer. */
+const ADDRESS_MAX_WAIT_MS = 15 * 60_000;
+const MAX_FORM_BYTES = 4096;
+
+/** Headers on every answer: HTTPS only, nothing from elsewhere, no framing, nothing cached. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'Strict-Transport-Security': 'max-age=31536000',
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+};
+
+/** An IPv4 address a dual-stack socket reports as ::ffff:a.b.c.d, as itself. */
+const plainAddress = (address: string): string => (address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address);
+
+export function allowList(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  const entries = cidrs.length > 0 ? cidrs : ['127.0.0.0/8', '::1/128'];
+  for (const cidr of entries) {
+    const [address = '', prefix = ''] = cidr.split('/');
+    const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
+    const bits = Number(prefix);
+    if (!type || !Number.isInteger(bits) || bits < 0 || bits > (type === 'ipv4' ? 32 : 128)) {
+      throw new LibcamError('invalid-config', `web.allow: ${cidr} is not an address/prefix (such as 10.0.0.0/24)`, { path: 'web.allow', value: cidr });
+    }
+    list.addSubnet(address, bits, type);
+  }
+  return list;
+}
+
+/**
+ * The staff live view (policy §1, §3): HTTPS, answered only on staff networks (web.allow,
+ * checked before anything else), behind a login with sessions that end when idle, when old,
+ * at logout, and when the account is removed or its password changed. Logins and logouts
+ * are audited. It has no route that reads the store.
+ */
+export class WebServer {
+  private server: Server | undefined;
+  private readonly sessions = new Map<string, Session>();
+  private readonly accountThrottle = new Map<string, Throttle>();
+  private readonly addressThrottle = new Map<string, Throttle>();
+  private readonly allowed: BlockList;
+
+  constructor(private readonly opts: WebOptions) {
+    this.allowed = allowList(opts.allow);
+    opts.staff.onEnded((user) => this.endSessions(user, 'account changed'));
+  }
+
+  async start(): Promise<void> {
+    const [cert, key] = await Promise.all([readFile(this.opts.cert), readFile(this.opts.key)]).catch((err: unknown) => {
+      throw new LibcamError('invalid-config', `web.tls: ${err instanceof Error ? err.message : String(err)}`, { path: 'web.tls' });
+    });
+    const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        this.opts.log.error({ err, url: req.url }, 'web request failed');
+        if (!res.headersSent) this.send(res, 500, 'text/plain', 'internal error\n');
+        else res.destroy();
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    const at = this.opts.listen.lastIndexOf(':');
+    const host = this.opts.listen.slice(0, at).replace(/^\[|\]$/g, '');
+    const port = Number(this.opts.listen.slice(at + 1));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.opts.log.info({ listen: this.opts.listen, allow: this.opts.allow.length > 0 ? this.opts.allow : ['this box only'] }, 'live view listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': `${type}; charset=utf-8`, ...headers });
+    res.end(body);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const address = plainAddress(req.socket.remoteAddress ?? '');
+    const type = isIPv4(address) ? 'ipv4' : 'ipv6';
+    if (!address || !this.allowed.check(address, type)) {
+      this.opts.log.warn({ address, url: req.url }, 'live view: refused an address outside web.allow');
+      return this.send(res, 403, 'text/plain', '403 Forbidden\n');
+    }
+    const path = new URL(req.url ?? '/', 'https://libcam.invalid').pathname;
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && path === '/app.css') return this.send(res, 200, 'text/css', APP_CSS);
+    if (method === 'GET' && path === '/app.js') return this.send(res, 200, 'text/javascript', APP_JS);
+    if (method === 'GET' && path === '/login') return this.send(res, 200, 'text/html', loginPage(null));
+    if (method === 'POST' && path === '/login') return this.login(req, res, address);
+
+    const session = this.session(req);
+    if (!session) {
+      if (method === 'GET' && path === '/') return this.send(res, 302, 'text/plain', 'log in first\n', { Location: '/login' });
+      return this.send(res, 401, 'text/plain', '401 log in first\n');
+    }
+    if (method === 'POST' && path === '/logout') return this.logout(req, res, session);
+    if (method === 'GET' && path === '/') return this.send(res, 200, 'text/html', gridPage(session.user));
+    if (method === 'GET' && path === '/cameras.json') return this.send(res, 200, 'application/json', JSON.stringify(await this.opts.cameras()));
+    return this.send(res, 404, 'text/plain', '404 not found\n');
+  }
+
+  /** The session a request's cookie names, if it is live: idle and absolute limits, then touched. */
+  private session(req: IncomingMessage): Session | undefined {
+    const token = cookieOf(req.headers.cookie, COOKIE);
+    const session = token === undefined ? undefined : this.sessions.get(token);
+    if (!token || !session) return undefined;
+    const now = this.opts.clock.now();
+    if (now - session.seen > this.opts.sessionIdleMs || now - session.created > this.opts.sessionMaxMs) {
+      this.sessions.delete(token);
+      this.opts.log.info({ user: session.user, minutes: Math.round((now - session.created) / 60_000) }, 'live view session expired');
+      return undefined;
+    }
+    session.seen = now;
+    return session;
+  }
+
+  private wait(map: Map<string, Throttle>, key: string, now: number): number {
+    const t = map.get(key);
+    return t && t.until > now ? t.until - now : 0;
+  }
+
+  private fail(map: Map<string, Throttle>, key: string, now: number, maxMs: number): number {
+    const t = map.get(key) ?? { failures: 0, until: 0 };
+    t.failures += 1;
+    t.until = t.failures >= FREE_FAILURES ? now + Math.min(maxMs, 1000 * 2 ** (t.failures - FREE_FAILURES)) : 0;
+    map.set(key, t);
+    return t.failures;
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse, address: string): Promise<void> {
+    const form = new URLSearchParams(await readBody(req, MAX_FORM_BYTES));
+    const user = (form.get('user') ?? '').trim().toLowerCase();
+    const password = form.get('password') ?? '';
+    const now = this.opts.clock.now();
+    const waitMs = Math.max(this.wait(this.accountThrottle, user, now), this.wait(this.addressThrottle, address, now));
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      return this.send(res, 429, 'text/html', loginPage(`Too many wrong passwords: try again in ${seconds} s.`, user), { 'Retry-After': String(seconds) });
+    }
+    const account = await this.opts.staff.check(user, password);
+    if (!account) {
+      const failures = this.fail(this.accountThrottle, user, now, ACCOUNT_MAX_WAIT_MS);
+      this.fail(this.addressThrottle, address, now, ADDRESS_MAX_WAIT_MS);
+      await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login-failed', subject: user.slice(0, 64), details: { address, failures } });
+      return this.send(res, 401, 'text/html', loginPage('Wrong account or password.', user));
+    }
+    this.accountThrottle.delete(user);
+    this.addressThrottle.delete(address);
+    const token = randomBytes(32).toString('base64url');
+    this.sessions.set(token, { user: account.user, address, created: now, seen: now });
+    await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login', subject: account.user, details: { address } });
+    this.send(res, 303, 'text/plain', 'logged in\n', { Location: '/', 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; Secure; SameSite=Strict; Path=/` });
+  }
+
+  private async logout(req: IncomingMessage, res: ServerResponse, session: Session): Promise<void> {
+    const token = cookieOf(req.headers.cookie, COOKIE);
+    if (token) this.sessions.delete(token);
+    const minutes = Math.round((this.opts.clock.now() - session.created) / 60_000);
+    await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.logout', subject: session.user, details: { address: session.address, minutes } });
+    this.send(res, 303, 'text/plain', 'logged out\n', { Location: '/login', 'Set-Cookie': `${COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0` });
+  }
+
+  private endSessions(user: string, why: string): void {
+    for (const [token, s] of this.sessions) {
+      if (s.user === user) {
+        this.sessions.delete(token);
+        this.opts.log.info({ user, why }, 'live view session ended');
+      }
+    }
+  }
+}
+
+function cookieOf(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
+async function readBody(req: IncomingMessage, max: number): Promise<string> {
+  let body = '';
+  for await (const chunk of req) {
+    body += String(chunk);
+    if (body.length > max) throw new LibcamError('too-large', 'form too large');
+  }
+  return body;
+}
