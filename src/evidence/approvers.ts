@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, ge
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import { checkStrength, derive } from '../secrets.js';
+import { Serial } from '../serial.js';
 import type { Logger } from '../log.js';
 import type { AuditActor, AuditEntry, AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -114,8 +115,10 @@ export interface ApproversOptions {
 export class Approvers {
   private readonly records;
   private readonly meta;
-  private queue: Promise<unknown> = Promise.resolve();
-  private writes: Promise<unknown> = Promise.resolve();
+  /** One change of approvers at a time: two enrolments at once must not both pass as the first. */
+  private readonly changes = new Serial();
+  /** One write of a record at a time, each a fresh read-modify-write. */
+  private readonly writes = new Serial();
   private readonly opening = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: ApproversOptions) {
@@ -149,13 +152,6 @@ export class Approvers {
     return roles.some((a) => roles.some((b) => isPair(a, b, this.opts.pairs)));
   }
 
-  /** One change at a time: two enrolments at once must not both pass as the first. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
   private async save(approver: Approver): Promise<void> {
     await this.opts.index.db.batch([{ type: 'put', sublevel: this.records, key: approver.fingerprint, value: approver }], { sync: true });
   }
@@ -165,15 +161,13 @@ export class Approvers {
    * a slow passphrase check never writes back a copy older than a revocation or a lock.
    */
   private update(fingerprint: string, change: (fresh: Approver) => Approver): Promise<Approver> {
-    const next = this.writes.then(async () => {
+    return this.writes.run(async () => {
       const fresh = await this.records.get(fingerprint);
       if (!fresh) throw new LibcamError('not-found', `no approver with the key ${fingerprint} (libcam approvers list)`, { fingerprint });
       const changed = change(fresh);
       await this.save(changed);
       return changed;
     });
-    this.writes = next.catch(() => undefined);
-    return next;
   }
 
   /** One passphrase try at a time per key: parallel guesses wait their turn and meet the lock. */
@@ -278,7 +272,7 @@ export class Approvers {
     approvals: readonly PassphraseApproval[],
     actor: AuditActor,
   ): Promise<Approver> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       let publicKey: KeyObject;
       let privateKey: KeyObject | null = null;
       if (request.publicKeyPem !== undefined) publicKey = ed25519Public(request.publicKeyPem);
@@ -321,7 +315,7 @@ export class Approvers {
   }
 
   async revoke(fingerprint: string, approvals: readonly PassphraseApproval[], actor: AuditActor): Promise<Approver> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       const approver = await this.records.get(fingerprint);
       if (!approver) throw new LibcamError('not-found', `no approver with the key ${fingerprint} (libcam approvers list)`, { fingerprint });
       if (approver.revoked !== null) throw new LibcamError('conflict', `the key ${fingerprint} was revoked on ${iso(approver.revoked)}`, { fingerprint });

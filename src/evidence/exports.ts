@@ -7,6 +7,7 @@ import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { willNeedSoon } from '../os/libc.js';
+import { Serial } from '../serial.js';
 import { grabStill } from '../pipeline/still.js';
 import { anchorOf, canonicalJson, type AuditActor, type AuditEntry, type AuditInput, type AuditTrail } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -107,7 +108,8 @@ const day = (ms: number): string => {
 export class Exports {
   private readonly records;
   private readonly counters;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** One change to requests at a time: two approvers approving at once must both be recorded. */
+  private readonly changes = new Serial();
   /** Completed exports' files while they may be fetched: listed (and the made ones hashed) once, not for every file. */
   private readonly fetchable = new Map<string, { request: ExportRequest; files: BundleFile[]; advised: number }>();
 
@@ -131,9 +133,7 @@ export class Exports {
 
   /** Asks for an export: checks everything, makes the manifest every approver will sign. */
   request(params: ExportParams, actor: AuditActor): Promise<ExportRequest> {
-    const next = this.queue.then(() => this.make(params, actor));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.changes.run(() => this.make(params, actor));
   }
 
   private async make(params: ExportParams, actor: AuditActor): Promise<ExportRequest> {
@@ -311,20 +311,13 @@ export class Exports {
     }
   }
 
-  /** One change to requests at a time: two approvers approving at once must both be recorded. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
   /**
    * Records an approval; with the last one the appliance signs the manifest, and the times of
    * the approvals (which the approvers' signatures cannot hold: they sign the manifest before
    * those times are known) go into approvals.json, which the appliance signs too.
    */
   private record(id: string, approval: Omit<Approval, 'at' | 'by'>, actor: AuditActor): Promise<ExportRequest> {
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       const request = await this.get(id);
       if (request.state !== 'pending') throw new LibcamError('conflict', `${id} has both approvals already`, { request: id });
       await this.requireActive(request, [...request.approvals.map((a) => a.fingerprint), approval.fingerprint]);

@@ -1,5 +1,6 @@
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
+import { Serial } from '../serial.js';
 import { checkStrength, hashPassword, passwordMatches, type PasswordHash, type ScryptParams } from '../secrets.js';
 import type { AuditActor, AuditEntry, AuditInput } from '../store/audit.js';
 import type { IndexDb } from '../store/indexDb.js';
@@ -32,7 +33,7 @@ export interface StaffOptions {
 
 export class StaffAccounts {
   private readonly records;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly changes = new Serial();
   private readonly removedListeners: ((user: string) => void)[] = [];
 
   constructor(private readonly opts: StaffOptions) {
@@ -48,13 +49,6 @@ export class StaffAccounts {
     return this.records.values().all();
   }
 
-  /** One change at a time: two adds of one name must not both pass. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
   private async save(account: StaffAccount): Promise<void> {
     await this.opts.index.db.batch([{ type: 'put', sublevel: this.records, key: account.user, value: account }], { sync: true });
   }
@@ -66,7 +60,7 @@ export class StaffAccounts {
   async add(user: string, password: string, actor: AuditActor): Promise<StaffAccount> {
     StaffAccounts.checkName(user);
     checkStrength(password, [user], { name: 'password', flag: 'password', minScore: MIN_SCORE });
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       if (await this.records.get(user)) throw new LibcamError('conflict', `staff account ${user} exists already (libcam staff passwd ${user} changes its password)`, { user });
       const now = this.opts.clock.now();
       const account: StaffAccount = { user, password: await hashPassword(password, PASSWORD_SCRYPT), created: now, changed: now, lastLogin: null };
@@ -79,7 +73,7 @@ export class StaffAccounts {
   async passwd(user: string, password: string, actor: AuditActor): Promise<StaffAccount> {
     StaffAccounts.checkName(user);
     checkStrength(password, [user], { name: 'password', flag: 'password', minScore: MIN_SCORE });
-    const account = await this.serial(async () => {
+    const account = await this.changes.run(async () => {
       const current = await this.get(user);
       const next: StaffAccount = { ...current, password: await hashPassword(password, PASSWORD_SCRYPT), changed: this.opts.clock.now() };
       await this.save(next);
@@ -92,7 +86,7 @@ export class StaffAccounts {
 
   async remove(user: string, actor: AuditActor): Promise<StaffAccount> {
     StaffAccounts.checkName(user);
-    const account = await this.serial(async () => {
+    const account = await this.changes.run(async () => {
       const current = await this.get(user);
       await this.opts.index.db.batch([{ type: 'del', sublevel: this.records, key: user }], { sync: true });
       await this.opts.audit({ actor, action: 'staff.remove', subject: user, details: { created: iso(current.created) } });
@@ -117,7 +111,7 @@ export class StaffAccounts {
       return undefined;
     }
     if (!(await passwordMatches(account.password, password))) return undefined;
-    return this.serial(async () => {
+    return this.changes.run(async () => {
       const fresh = await this.records.get(user);
       if (!fresh) return undefined;
       const next = { ...fresh, lastLogin: this.opts.clock.now() };
