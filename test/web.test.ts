@@ -22,7 +22,7 @@ interface Answer {
   body: string;
 }
 
-function ask(method: string, path: string, opts: { cookie?: string; form?: Record<string, string>; from?: string } = {}): Promise<Answer> {
+function ask(method: string, path: string, opts: { cookie?: string; form?: Record<string, string>; from?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const body = opts.form ? new URLSearchParams(opts.form).toString() : undefined;
   return new Promise((resolve, reject) => {
     const req = request(
@@ -33,7 +33,7 @@ function ask(method: string, path: string, opts: { cookie?: string; form?: Recor
         path,
         rejectUnauthorized: false, // the box's own self-signed certificate
         ...(opts.from ? { localAddress: opts.from } : {}),
-        headers: { ...(opts.cookie ? { Cookie: opts.cookie } : {}), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } : {}) },
+        headers: { ...opts.headers, ...(opts.cookie ? { Cookie: opts.cookie } : {}), ...(body ? { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) } : {}) },
       },
       (res) => {
         let text = '';
@@ -46,7 +46,7 @@ function ask(method: string, path: string, opts: { cookie?: string; form?: Recor
   });
 }
 
-const login = (user: string, pass: string): Promise<Answer> => ask('POST', '/login', { form: { user, password: pass } });
+const login = (user: string, pass: string, from?: string): Promise<Answer> => ask('POST', '/login', { form: { user, password: pass }, ...(from ? { from } : {}) });
 const cookieFrom = (a: Answer): string => String(a.headers['set-cookie'] ?? '').split(';')[0] ?? '';
 const audit = (action: string): AuditEntryInfo[] => JSON.parse(cli(['audit', 'list', '--action', action, '--json'], { socket: daemon.socket }).stdout) as AuditEntryInfo[];
 
@@ -64,7 +64,7 @@ t.before(async () => {
       { name: 'lobby', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
       { name: 'stacks', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
     ],
-    web: { listen: `127.0.0.1:${port}`, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }, allow: ['127.0.0.1/32'] },
+    web: { listen: `127.0.0.1:${port}`, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }, allow: ['127.0.0.1/32', '127.0.0.4/30'] },
   });
   daemon = spawnDaemon(t, dir, configFile);
   await waitForSocket(daemon.socket);
@@ -137,6 +137,28 @@ t.test('wrong passwords slow down; the right one still works after the wait', as
   t.ok(wait >= 1 && wait <= 30, `Retry-After ${wait} s`);
   await sleep(wait * 1000 + 200);
   t.equal((await login('circ-desk', password)).status, 303, 'after the wait the right password logs in');
+});
+
+t.test('guesses sent at once, from many addresses, or from another site do not get through or keep staff out', async (t) => {
+  const together = await Promise.all(Array.from({ length: 10 }, (_, i) => login('circ-desk', `together ${i}`, '127.0.0.6')));
+  const statuses = together.map((a) => a.status);
+  t.ok(statuses.filter((s) => s === 401).length <= 2, `ten at once: at most two are checked (${statuses.join(' ')})`);
+  t.ok(statuses.filter((s) => s === 429).length >= 8, 'the rest are told to wait');
+  for (let i = 1; i <= 6; i++) await login('circ-desk', `from elsewhere ${i}`, '127.0.0.5');
+  t.equal((await login('circ-desk', 'and again', '127.0.0.5')).status, 429, 'the guessing address waits');
+  t.equal((await login('circ-desk', password)).status, 303, 'while the account still logs in from its own desk');
+  for (const [what, headers] of [
+    ['Origin of another site', { Origin: 'https://evil.example' }],
+    ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
+  ] as const) {
+    const posted = await ask('POST', '/login', { form: { user: 'circ-desk', password }, headers });
+    t.equal(posted.status, 403, `a login posted with ${what} is refused`);
+  }
+  const odd = await login('x\n\u001b[2K99  root  export.approve', 'whatever', '127.0.0.7');
+  t.equal(odd.status, 401, 'a name no account can have is refused');
+  t.match(audit('web.login-failed').at(-1), { subject: null, details: { name: 'not an account name' } }, 'and kept out of the audit subject');
+  const listed = cli(['audit', 'list', '--action', 'web.login-failed'], { socket: daemon.socket }).stdout;
+  t.notMatch(listed, /\u001b/, 'no escape sequence reaches the terminal');
 });
 
 t.test('removing the account ends its session at once', async (t) => {

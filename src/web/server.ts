@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv4, isIPv6, type Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AuditEntry, AuditInput } from '../store/audit.js';
 import { APP_CSS, APP_JS, gridPage, loginPage } from './pages.js';
-import type { StaffAccounts } from './staff.js';
+import { STAFF_USER, type StaffAccounts } from './staff.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What a tile shows of a camera: its name and state, never footage. */
 export interface CameraTile {
@@ -43,16 +44,28 @@ interface Session {
 interface Throttle {
   failures: number;
   until: number;
+  last: number;
 }
 
+/** The session cookie: HttpOnly, Secure, SameSite=Strict. */
 const COOKIE = 'libcam_session';
 /** Wrong passwords before each further try waits: 1 s, 2 s, 4 s … */
 const FREE_FAILURES = 5;
-/** The longest wait an account's failures impose: never a lock-out that keeps staff out for long. */
-const ACCOUNT_MAX_WAIT_MS = 30_000;
-/** An address that keeps guessing waits longer. */
+/** The longest an account's failures from one address make that address wait. */
+const PAIR_MAX_WAIT_MS = 30_000;
+/** An address that keeps guessing (any account) waits longer. */
 const ADDRESS_MAX_WAIT_MS = 15 * 60_000;
+/**
+ * Failures against an account from many addresses only slow its answers, up to this: they
+ * never refuse its right password, so nobody can keep staff out by guessing for them.
+ */
+const ACCOUNT_MAX_DELAY_MS = 5_000;
+/** Password checks at once (32 MiB of scrypt each): more wait for none, they are refused. */
+const MAX_CHECKS = 2;
+/** Throttle and session entries kept at most (an attacker spraying names or addresses). */
+const MAX_ENTRIES = 10_000;
 const MAX_FORM_BYTES = 4096;
+const MAX_CONNECTIONS = 64;
 
 /** Headers on every answer: HTTPS only, nothing from elsewhere, no framing, nothing cached. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -91,8 +104,14 @@ export function allowList(cidrs: readonly string[]): BlockList {
 export class WebServer {
   private server: Server | undefined;
   private readonly sessions = new Map<string, Session>();
+  private readonly pairThrottle = new Map<string, Throttle>();
   private readonly accountThrottle = new Map<string, Throttle>();
   private readonly addressThrottle = new Map<string, Throttle>();
+  /** Accounts and addresses with a password check under way: a second try at once is refused. */
+  private readonly checking = new Set<string>();
+  private readonly sockets = new Set<Socket>();
+  /** Addresses refused lately, so a flood of them is one log line a minute each. */
+  private readonly refusedLogged = new Map<string, number>();
   private readonly allowed: BlockList;
 
   constructor(private readonly opts: WebOptions) {
@@ -104,22 +123,34 @@ export class WebServer {
     const [cert, key] = await Promise.all([readFile(this.opts.cert), readFile(this.opts.key)]).catch((err: unknown) => {
       throw new LibcamError('invalid-config', `web.tls: ${err instanceof Error ? err.message : String(err)}`, { path: 'web.tls' });
     });
-    const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.opts.log.error({ err, url: req.url }, 'web request failed');
-        if (!res.headersSent) this.send(res, 500, 'text/plain', 'internal error\n');
-        else res.destroy();
+    let server: Server;
+    try {
+      server = createServer({ cert, key, minVersion: 'TLSv1.2', handshakeTimeout: 10_000 }, (req, res) => {
+        this.handle(req, res).catch((err: unknown) => {
+          const error = err instanceof LibcamError && err.code === 'too-large' ? err : undefined;
+          if (!error) this.opts.log.error({ err, url: req.url }, 'web request failed');
+          if (!res.headersSent) this.send(res, error ? 413 : 500, 'text/plain', error ? '413 too large\n' : 'internal error\n');
+          else res.destroy();
+        });
       });
-    });
+    } catch (err) {
+      throw new LibcamError('invalid-config', `web.tls: ${this.opts.cert} and ${this.opts.key} are not a certificate and its key (${err instanceof Error ? err.message : String(err)})`, { path: 'web.tls' });
+    }
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     const at = this.opts.listen.lastIndexOf(':');
     const host = this.opts.listen.slice(0, at).replace(/^\[|\]$/g, '');
     const port = Number(this.opts.listen.slice(at + 1));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(new LibcamError('conflict', `web.listen: cannot listen on ${this.opts.listen} (${err.message})`, { path: 'web.listen' })));
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.opts.log.error({ err }, 'live view server error'));
         resolve();
       });
     });
@@ -131,8 +162,10 @@ export class WebServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Every connection, mid-handshake too: none may hold the daemon's shutdown.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   private send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
@@ -144,7 +177,12 @@ export class WebServer {
     const address = plainAddress(req.socket.remoteAddress ?? '');
     const type = isIPv4(address) ? 'ipv4' : 'ipv6';
     if (!address || !this.allowed.check(address, type)) {
-      this.opts.log.warn({ address, url: req.url }, 'live view: refused an address outside web.allow');
+      const now = this.opts.clock.now();
+      if ((this.refusedLogged.get(address) ?? 0) <= now - 60_000) {
+        if (this.refusedLogged.size >= MAX_ENTRIES) this.refusedLogged.clear();
+        this.refusedLogged.set(address, now);
+        this.opts.log.warn({ address, url: req.url }, 'live view: refused an address outside web.allow');
+      }
       return this.send(res, 403, 'text/plain', '403 Forbidden\n');
     }
     const path = new URL(req.url ?? '/', 'https://libcam.invalid').pathname;
@@ -171,7 +209,7 @@ export class WebServer {
     const session = token === undefined ? undefined : this.sessions.get(token);
     if (!token || !session) return undefined;
     const now = this.opts.clock.now();
-    if (now - session.seen > this.opts.sessionIdleMs || now - session.created > this.opts.sessionMaxMs) {
+    if (this.expired(session, now)) {
       this.sessions.delete(token);
       this.opts.log.info({ user: session.user, minutes: Math.round((now - session.created) / 60_000) }, 'live view session expired');
       return undefined;
@@ -186,36 +224,85 @@ export class WebServer {
   }
 
   private fail(map: Map<string, Throttle>, key: string, now: number, maxMs: number): number {
-    const t = map.get(key) ?? { failures: 0, until: 0 };
+    if (map.size >= MAX_ENTRIES) sweep(map, now);
+    const t = map.get(key) ?? { failures: 0, until: 0, last: now };
     t.failures += 1;
+    t.last = now;
     t.until = t.failures >= FREE_FAILURES ? now + Math.min(maxMs, 1000 * 2 ** (t.failures - FREE_FAILURES)) : 0;
     map.set(key, t);
     return t.failures;
   }
 
+  /** A cross-site page must not post the form from a staff browser (guesses in its name). */
+  private static crossSite(req: IncomingMessage): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+    // With Referrer-Policy no-referrer, browsers send "Origin: null" on their own form posts:
+    // that says nothing; Sec-Fetch-Site above does.
+    const origin = req.headers.origin;
+    if (origin === undefined || origin === 'null') return false;
+    try {
+      return new URL(origin).host !== req.headers.host;
+    } catch {
+      return true;
+    }
+  }
+
   private async login(req: IncomingMessage, res: ServerResponse, address: string): Promise<void> {
+    if (WebServer.crossSite(req)) return this.send(res, 403, 'text/plain', '403 log in from the live view page itself\n');
     const form = new URLSearchParams(await readBody(req, MAX_FORM_BYTES));
-    const user = (form.get('user') ?? '').trim().toLowerCase();
+    const typed = (form.get('user') ?? '').trim().toLowerCase();
+    // A name no account can have is counted under one key, and kept out of the audit trail's subject.
+    const user = STAFF_USER.test(typed) ? typed : '';
     const password = form.get('password') ?? '';
     const now = this.opts.clock.now();
-    const waitMs = Math.max(this.wait(this.accountThrottle, user, now), this.wait(this.addressThrottle, address, now));
+    const pair = `${user}\n${address}`;
+    const waitMs = Math.max(this.wait(this.pairThrottle, pair, now), this.wait(this.addressThrottle, address, now));
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
       return this.send(res, 429, 'text/html', loginPage(`Too many wrong passwords: try again in ${seconds} s.`, user), { 'Retry-After': String(seconds) });
     }
-    const account = await this.opts.staff.check(user, password);
-    if (!account) {
-      const failures = this.fail(this.accountThrottle, user, now, ACCOUNT_MAX_WAIT_MS);
-      this.fail(this.addressThrottle, address, now, ADDRESS_MAX_WAIT_MS);
-      await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login-failed', subject: user.slice(0, 64), details: { address, failures } });
-      return this.send(res, 401, 'text/html', loginPage('Wrong account or password.', user));
+    // One check at a time per account and per address, and only a few at all: tries sent together
+    // meet the throttle (the failure is counted before the next may start) and cannot pile up scrypt.
+    const busy = [`account:${user}`, `address:${address}`];
+    if (busy.some((k) => this.checking.has(k)) || this.checking.size >= MAX_CHECKS * 2) {
+      return this.send(res, 429, 'text/html', loginPage('Another login is being checked: try again in a moment.', user), { 'Retry-After': '1' });
     }
+    for (const k of busy) this.checking.add(k);
+    let account: Awaited<ReturnType<StaffAccounts['check']>>;
+    try {
+      // Failures against this account from anywhere slow its answer a little; they never refuse it.
+      const accountFailures = this.accountThrottle.get(user)?.failures ?? 0;
+      if (accountFailures >= FREE_FAILURES) await sleep(Math.min(ACCOUNT_MAX_DELAY_MS, 250 * (accountFailures - FREE_FAILURES + 1)));
+      account = user === '' ? undefined : await this.opts.staff.check(user, password);
+      if (!account) {
+        const failures = this.fail(this.pairThrottle, pair, now, PAIR_MAX_WAIT_MS);
+        this.fail(this.accountThrottle, user, now, 0);
+        this.fail(this.addressThrottle, address, now, ADDRESS_MAX_WAIT_MS);
+        await this.opts.audit({
+          actor: { user: 'libcamd', uid: null },
+          action: 'web.login-failed',
+          subject: user === '' ? null : user,
+          details: { address, failures, ...(user === '' ? { name: 'not an account name' } : {}) },
+        });
+      }
+    } finally {
+      for (const k of busy) this.checking.delete(k);
+    }
+    if (!account) return this.send(res, 401, 'text/html', loginPage('Wrong account or password.', user));
+    this.pairThrottle.delete(pair);
     this.accountThrottle.delete(user);
     this.addressThrottle.delete(address);
+    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.sessions.delete(token);
+    if (this.sessions.size >= MAX_ENTRIES) return this.send(res, 503, 'text/plain', '503 too many sessions\n');
     const token = randomBytes(32).toString('base64url');
     this.sessions.set(token, { user: account.user, address, created: now, seen: now });
     await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login', subject: account.user, details: { address } });
     this.send(res, 303, 'text/plain', 'logged in\n', { Location: '/', 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; Secure; SameSite=Strict; Path=/` });
+  }
+
+  private expired(s: Session, now: number): boolean {
+    return now - s.seen > this.opts.sessionIdleMs || now - s.created > this.opts.sessionMaxMs;
   }
 
   private async logout(req: IncomingMessage, res: ServerResponse, session: Session): Promise<void> {
@@ -245,10 +332,19 @@ function cookieOf(header: string | undefined, name: string): string | undefined 
 }
 
 async function readBody(req: IncomingMessage, max: number): Promise<string> {
-  let body = '';
+  const chunks: Buffer[] = [];
+  let bytes = 0;
   for await (const chunk of req) {
-    body += String(chunk);
-    if (body.length > max) throw new LibcamError('too-large', 'form too large');
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    bytes += b.length;
+    if (bytes > max) throw new LibcamError('too-large', 'form too large');
+    chunks.push(b);
   }
-  return body;
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Drops entries whose wait is over and that saw no failure for an hour; then, if still full, all. */
+function sweep(map: Map<string, Throttle>, now: number): void {
+  for (const [k, t] of map) if (t.until <= now && now - t.last > 3_600_000) map.delete(k);
+  if (map.size >= MAX_ENTRIES) map.clear();
 }

@@ -113,7 +113,8 @@ export class StaffAccounts {
     if (!(await passwordMatches(account.password, password))) return undefined;
     return this.changes.run(async () => {
       const fresh = await this.records.get(user);
-      if (!fresh) return undefined;
+      // Removed, or its password changed, while this one was checked: the old password opens nothing.
+      if (!fresh || fresh.changed !== account.changed) return undefined;
       const next = { ...fresh, lastLogin: this.opts.clock.now() };
       await this.save(next);
       return next;
