@@ -48,6 +48,17 @@ t.test('duplicate camera names are refused', async (t) => {
   t.same(problems, [{ path: 'cameras[1].name', message: '"a" is already the name of cameras[0]' }]);
 });
 
+t.test('web.allow: an IPv6 range that would admit every IPv4 address, or no prefix at all, is refused', async (t) => {
+  const web = (allow: string[]): string => `web:\n  tls: { cert: /etc/libcam/tls.crt, key: /etc/libcam/tls.key }\n  allow: ${JSON.stringify(allow)}\n`;
+  t.same(parseConfig(MINIMAL + web(['10.0.0.0/24', 'fd00:1::/64']), '/tmp').problems, [], 'staff networks of either family are fine');
+  const { problems } = parseConfig(MINIMAL + web(['10.0.0.0/24', '::/0', '10.0.0.0/33']), '/tmp');
+  t.same(
+    problems.map((p) => p.path),
+    ['web.allow[1]', 'web.allow[2]'],
+  );
+  t.match(problems[0]?.message, 'covers every IPv4 address');
+});
+
 t.test('unknown keys are errors, wherever they are', async (t) => {
   const { problems } = parseConfig(`storage: { path: /x }\n${MINIMAL}    colour: blue\n`, '/tmp');
   t.same(

@@ -7,6 +7,7 @@ import { isPair } from '../evidence/policy.js';
 import { LibcamError, errnoOf } from '../errors.js';
 import { urlHasSecret } from '../log.js';
 import { aclExposure, credentialsExposure } from '../pipeline/credentials.js';
+import { allowProblems } from './allow.js';
 import { configSchema, PATTERN_HINTS } from './schema.js';
 import type { Config, ConfigFile } from './types.js';
 import { parseDuration, parseSize } from './units.js';
@@ -212,7 +213,12 @@ export function parseConfig(text: string, baseDir: string): ParsedConfig {
     });
     return { problems };
   }
-  const problems = [...uniqueNames(data.cameras), ...passwordsInUrls(data), ...policyPairs(data)];
+  const problems = [
+    ...uniqueNames(data.cameras),
+    ...passwordsInUrls(data),
+    ...policyPairs(data),
+    ...allowProblems(data.web?.allow ?? []).map((p) => ({ path: `web.allow[${p.index}]`, message: p.message })),
+  ];
   if (problems.length > 0) return { problems };
   const config = resolveUnits(data);
   resolvePaths(config, baseDir);

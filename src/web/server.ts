@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BlockList, isIPv4, isIPv6, type Socket } from 'node:net';
+import { isIPv4, type BlockList, type Socket } from 'node:net';
+import { allowList } from '../config/allow.js';
 import type { Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -79,21 +80,6 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 /** An IPv4 address a dual-stack socket reports as ::ffff:a.b.c.d, as itself. */
 const plainAddress = (address: string): string => (address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address);
-
-export function allowList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  const entries = cidrs.length > 0 ? cidrs : ['127.0.0.0/8', '::1/128'];
-  for (const cidr of entries) {
-    const [address = '', prefix = ''] = cidr.split('/');
-    const type = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
-    const bits = Number(prefix);
-    if (!type || !Number.isInteger(bits) || bits < 0 || bits > (type === 'ipv4' ? 32 : 128)) {
-      throw new LibcamError('invalid-config', `web.allow: ${cidr} is not an address/prefix (such as 10.0.0.0/24)`, { path: 'web.allow', value: cidr });
-    }
-    list.addSubnet(address, bits, type);
-  }
-  return list;
-}
 
 /**
  * The staff live view (policy §1, §3): HTTPS, answered only on staff networks (web.allow,
