@@ -97,7 +97,7 @@ t.test('without a session: no page, no camera, no recorded footage', async (t) =
   t.equal(home.headers.location, '/login');
   for (const [what, cookie] of [
     ['no cookie', undefined],
-    ['a forged cookie', 'libcam_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+    ['a forged cookie', '__Host-libcam_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
   ] as const) {
     const cams = await ask('GET', '/cameras.json', cookie ? { cookie } : {});
     t.equal(cams.status, 401, `/cameras.json with ${what}: 401`);
@@ -112,7 +112,7 @@ t.test('without a session: no page, no camera, no recorded footage', async (t) =
 t.test('logged in: the cameras and their states, no route to the store, logout', async (t) => {
   const ok = await login('circ-desk', password);
   t.equal(ok.status, 303, 'the right password logs in');
-  t.match(String(ok.headers['set-cookie']), /^libcam_session=[\w-]{43}; HttpOnly; Secure; SameSite=Strict; Path=\//, 'the cookie is HttpOnly, Secure, SameSite=Strict');
+  t.match(String(ok.headers['set-cookie']), /^__Host-libcam_session=[\w-]{43}; HttpOnly; Secure; SameSite=Strict; Path=\//, 'the cookie is HttpOnly, Secure, SameSite=Strict');
   const cookie = cookieFrom(ok);
   const cams = await ask('GET', '/cameras.json', { cookie });
   t.equal(cams.status, 200);
@@ -187,7 +187,7 @@ t.test('in Chromium: log in, the grid shows every camera and the pause, log out'
   t.same(await page.$$eval('section.tile h2', (hs) => hs.map((h) => h.textContent)), ['lobby', 'stacks'], 'a tile per camera');
   t.match(await page.textContent('section.tile[data-camera=stacks]'), /paused for privacy until \d\d:\d\d/, 'the paused camera says why and until when');
   const cookies = await context.cookies();
-  t.match(cookies.find((c) => c.name === 'libcam_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, "the browser holds the session cookie as it was set");
+  t.match(cookies.find((c) => c.name === '__Host-libcam_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, "the browser holds the session cookie as it was set");
   await page.click('header button[type=submit]');
   await waitUntil('back at the login page', () => page.url().endsWith('/login'), 10_000);
   t.same(outside, [], 'nothing was fetched from anywhere else');

@@ -48,8 +48,8 @@ interface Throttle {
   last: number;
 }
 
-/** The session cookie: HttpOnly, Secure, SameSite=Strict. */
-const COOKIE = 'libcam_session';
+/** __Host-: the browser keeps it only if Secure, for this host and path / (no subdomain can set it). */
+const COOKIE = '__Host-libcam_session';
 /** Wrong passwords before each further try waits: 1 s, 2 s, 4 s … */
 const FREE_FAILURES = 5;
 /** The longest an account's failures from one address make that address wait. */
