@@ -2,6 +2,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { willNeed } from '../os/libc.js';
 import { LibcamError } from '../errors.js';
+import { childBox, descend, mp4Boxes, type Mp4Box as Box } from '../store/mp4.js';
 
 /**
  * Clips without re-encoding: the fragmented MP4 segments of one camera joined into one
@@ -40,41 +41,6 @@ export interface ClipPart {
   samples: number;
 }
 
-interface Box {
-  type: string;
-  start: number;
-  headerSize: number;
-  end: number;
-}
-
-function* boxes(buf: Buffer, start: number, end: number): Generator<Box> {
-  let at = start;
-  while (at + 8 <= end) {
-    let size = buf.readUInt32BE(at);
-    const type = buf.toString('latin1', at + 4, at + 8);
-    let headerSize = 8;
-    if (size === 1) {
-      if (at + 16 > end) return;
-      size = Number(buf.readBigUInt64BE(at + 8));
-      headerSize = 16;
-    } else if (size === 0) size = end - at;
-    if (size < headerSize || at + size > end) return;
-    yield { type, start: at, headerSize, end: at + size };
-    at += size;
-  }
-}
-
-function child(buf: Buffer, parent: Box, type: string): Box | undefined {
-  for (const b of boxes(buf, parent.start + parent.headerSize, parent.end)) if (b.type === type) return b;
-  return undefined;
-}
-
-function descend(buf: Buffer, from: Box, path: string[]): Box | undefined {
-  let at: Box | undefined = from;
-  for (const type of path) at = at ? child(buf, at, type) : undefined;
-  return at;
-}
-
 const NON_SYNC = 0x10000; // sample_is_non_sync_sample in the sample flags
 
 interface Sample {
@@ -103,20 +69,20 @@ const u32 = (buf: Buffer, at: number): number => buf.readUInt32BE(at);
 
 /** Reads one segment file's structure: the moov and every sample of its fragments. */
 function parseSegment(buf: Buffer, path: string): Segment {
-  const top = [...boxes(buf, 0, buf.length)];
+  const top = [...mp4Boxes(buf, 0, buf.length, true)];
   const ftyp = top.find((b) => b.type === 'ftyp');
   const moov = top.find((b) => b.type === 'moov');
   const bad = (why: string): LibcamError => new LibcamError('io', `cannot cut a clip from ${path}: ${why}`, { file: path });
   if (!ftyp || !moov) throw bad('no ftyp or moov box');
-  const mdhd = descend(buf, moov, ['trak', 'mdia', 'mdhd']);
-  const mvhd = child(buf, moov, 'mvhd');
-  const tkhd = descend(buf, moov, ['trak', 'tkhd']);
-  const stsd = descend(buf, moov, ['trak', 'mdia', 'minf', 'stbl', 'stsd']);
+  const mdhd = descend(buf, moov, ['trak', 'mdia', 'mdhd'], true);
+  const mvhd = childBox(buf, moov, 'mvhd', true);
+  const tkhd = descend(buf, moov, ['trak', 'tkhd'], true);
+  const stsd = descend(buf, moov, ['trak', 'mdia', 'minf', 'stbl', 'stsd'], true);
   if (!mdhd || !mvhd || !tkhd || !stsd) throw bad('no video track in moov');
   const timescale = u32(buf, mdhd.start + mdhd.headerSize + (buf[mdhd.start + mdhd.headerSize] === 1 ? 20 : 12));
   const movieTimescale = u32(buf, mvhd.start + mvhd.headerSize + (buf[mvhd.start + mvhd.headerSize] === 1 ? 20 : 12));
   const trackId = u32(buf, tkhd.start + tkhd.headerSize + (buf[tkhd.start + tkhd.headerSize] === 1 ? 20 : 12));
-  const trex = descend(buf, moov, ['mvex', 'trex']);
+  const trex = descend(buf, moov, ['mvex', 'trex'], true);
   const trexDefaults = trex
     ? { duration: u32(buf, trex.start + trex.headerSize + 12), size: u32(buf, trex.start + trex.headerSize + 16), flags: u32(buf, trex.start + trex.headerSize + 20) }
     : { duration: 0, size: 0, flags: 0 };
@@ -125,8 +91,8 @@ function parseSegment(buf: Buffer, path: string): Segment {
   for (let i = 0; i < top.length; i += 1) {
     const moof = top[i];
     if (moof?.type !== 'moof') continue;
-    const traf = child(buf, moof, 'traf');
-    const tfhd = traf && child(buf, traf, 'tfhd');
+    const traf = childBox(buf, moof, 'traf', true);
+    const tfhd = traf && childBox(buf, traf, 'tfhd', true);
     if (!traf || !tfhd) throw bad('a fragment without traf/tfhd');
     const tfhdFlags = u32(buf, tfhd.start + tfhd.headerSize) & 0xffffff;
     let at = tfhd.start + tfhd.headerSize + 8;
@@ -146,11 +112,11 @@ function parseSegment(buf: Buffer, path: string): Segment {
       at += 4;
     }
     if (tfhdFlags & 0x20) defaults.flags = u32(buf, at);
-    const tfdt = child(buf, traf, 'tfdt');
+    const tfdt = childBox(buf, traf, 'tfdt', true);
     let dts = 0n;
     if (tfdt) dts = buf[tfdt.start + tfdt.headerSize] === 1 ? buf.readBigUInt64BE(tfdt.start + tfdt.headerSize + 4) : BigInt(u32(buf, tfdt.start + tfdt.headerSize + 4));
     let next = base;
-    for (const trun of boxes(buf, traf.start + traf.headerSize, traf.end)) {
+    for (const trun of mp4Boxes(buf, traf.start + traf.headerSize, traf.end, true)) {
       if (trun.type !== 'trun') continue;
       const body = trun.start + trun.headerSize;
       const version = buf[body] ?? 0;
@@ -196,12 +162,12 @@ function parseSegment(buf: Buffer, path: string): Segment {
  * (btrt), which differs from segment to segment.
  */
 function codecOf(buf: Buffer, stsd: Box): string {
-  const [entry] = boxes(buf, stsd.start + stsd.headerSize + 8, stsd.end);
+  const [entry] = mp4Boxes(buf, stsd.start + stsd.headerSize + 8, stsd.end, true);
   if (!entry) return '';
   const body = entry.start + entry.headerSize;
   const size = `${buf.readUInt16BE(body + 24)}x${buf.readUInt16BE(body + 26)}`;
   // A visual sample entry has 78 bytes of fixed fields before its child boxes.
-  const config = [...boxes(buf, body + 78, entry.end)].filter((b) => b.type === 'avcC' || b.type === 'hvcC').map((b) => buf.toString('hex', b.start, b.end));
+  const config = [...mp4Boxes(buf, body + 78, entry.end, true)].filter((b) => b.type === 'avcC' || b.type === 'hvcC').map((b) => buf.toString('hex', b.start, b.end));
   return `${entry.type} ${size} ${config.join('')}`;
 }
 
@@ -263,8 +229,8 @@ function clipMoov(seg: Segment, durationMovie: bigint): Buffer {
     if (moov[body] === 1) moov.writeBigUInt64BE(durationMovie, body + offsetV1);
     else moov.writeUInt32BE(Number(durationMovie > 0xffffffffn ? 0xffffffffn : durationMovie), body + offsetV0);
   };
-  set(child(moov, root, 'mvhd'), 16, 24);
-  set(descend(moov, root, ['mvex', 'mehd']), 4, 4);
+  set(childBox(moov, root, 'mvhd', true), 16, 24);
+  set(descend(moov, root, ['mvex', 'mehd'], true), 4, 4);
   return moov;
 }
 

@@ -13,14 +13,20 @@ export interface Mp4Scan {
   clean: boolean;
 }
 
-interface Box {
+export interface Mp4Box {
   type: string;
   start: number;
   headerSize: number;
   end: number;
 }
+type Box = Mp4Box;
 
-function* boxes(buf: Buffer, start: number, end: number): Generator<Box> {
+/**
+ * The boxes between `start` and `end`. A box that runs past `end` (the last of a file cut
+ * short) is yielded as it claims to be, for a scan to see it is incomplete; with `whole`,
+ * the walk stops before it instead, for code that reads only complete boxes.
+ */
+export function* mp4Boxes(buf: Buffer, start: number, end: number, whole = false): Generator<Box> {
   let at = start;
   while (at + 8 <= end) {
     let size = buf.readUInt32BE(at);
@@ -33,24 +39,26 @@ function* boxes(buf: Buffer, start: number, end: number): Generator<Box> {
     } else if (size === 0) {
       size = end - at;
     }
-    if (size < headerSize) return;
+    if (size < headerSize || (whole && at + size > end)) return;
     yield { type, start: at, headerSize, end: at + size };
     at += size;
   }
 }
 
-function child(buf: Buffer, parent: Box, type: string): Box | undefined {
-  for (const box of boxes(buf, parent.start + parent.headerSize, Math.min(parent.end, buf.length))) {
+/** The first child of `parent` of this type (within what the buffer holds). */
+export function childBox(buf: Buffer, parent: Box, type: string, whole = false): Box | undefined {
+  for (const box of mp4Boxes(buf, parent.start + parent.headerSize, Math.min(parent.end, buf.length), whole)) {
     if (box.type === type) return box;
   }
   return undefined;
 }
 
-function path(buf: Buffer, from: Box, types: string[]): Box | undefined {
+/** The box at the end of a path of child types from `from`, such as ['trak', 'mdia', 'mdhd']. */
+export function descend(buf: Buffer, from: Box, types: string[], whole = false): Box | undefined {
   let box: Box | undefined = from;
   for (const type of types) {
     if (!box) return undefined;
-    box = child(buf, box, type);
+    box = childBox(buf, box, type, whole);
   }
   return box;
 }
@@ -61,22 +69,22 @@ interface TrackInfo {
 }
 
 function trackInfo(buf: Buffer, moov: Box): TrackInfo | undefined {
-  const mdhd = path(buf, moov, ['trak', 'mdia', 'mdhd']);
+  const mdhd = descend(buf, moov, ['trak', 'mdia', 'mdhd']);
   if (!mdhd) return undefined;
   const body = mdhd.start + mdhd.headerSize;
   const version = buf.readUInt8(body);
   const timescale = buf.readUInt32BE(body + (version === 1 ? 20 : 12));
-  const trex = path(buf, moov, ['mvex', 'trex']);
+  const trex = descend(buf, moov, ['mvex', 'trex']);
   const defaultDuration = trex ? buf.readUInt32BE(trex.start + trex.headerSize + 12) : 0;
   return { timescale, defaultDuration };
 }
 
 /** Sum of sample durations of one moof, in the track's timescale. */
 function fragmentDuration(buf: Buffer, moof: Box, track: TrackInfo): number {
-  const traf = child(buf, moof, 'traf');
+  const traf = childBox(buf, moof, 'traf');
   if (!traf) return 0;
   let defaultDuration = track.defaultDuration;
-  const tfhd = child(buf, traf, 'tfhd');
+  const tfhd = childBox(buf, traf, 'tfhd');
   if (tfhd) {
     const body = tfhd.start + tfhd.headerSize;
     const flags = buf.readUInt32BE(body) & 0xffffff;
@@ -86,7 +94,7 @@ function fragmentDuration(buf: Buffer, moof: Box, track: TrackInfo): number {
     if (flags & 0x8) defaultDuration = buf.readUInt32BE(at);
   }
   let total = 0;
-  for (const box of boxes(buf, traf.start + traf.headerSize, traf.end)) {
+  for (const box of mp4Boxes(buf, traf.start + traf.headerSize, traf.end)) {
     if (box.type !== 'trun') continue;
     const body = box.start + box.headerSize;
     const flags = buf.readUInt32BE(body) & 0xffffff;
@@ -110,7 +118,7 @@ export function scanMp4Buffer(buf: Buffer): Mp4Scan {
   let fragments = 0;
   let pendingMoof: { box: Box; duration: number } | undefined;
   let lastEnd = 0;
-  for (const box of boxes(buf, 0, buf.length)) {
+  for (const box of mp4Boxes(buf, 0, buf.length)) {
     const complete = box.end <= buf.length;
     if (!complete) break;
     lastEnd = box.end;
@@ -138,12 +146,12 @@ const SAMPLE_ENTRIES: Record<string, VideoCodec> = { avc1: 'h264', avc3: 'h264',
 
 /** The codec of the file's video track, read from moov's sample description. */
 export function videoCodecOf(buf: Buffer): VideoCodec | undefined {
-  for (const box of boxes(buf, 0, buf.length)) {
+  for (const box of mp4Boxes(buf, 0, buf.length)) {
     if (box.type !== 'moov' || box.end > buf.length) continue;
-    const stsd = path(buf, box, ['trak', 'mdia', 'minf', 'stbl', 'stsd']);
+    const stsd = descend(buf, box, ['trak', 'mdia', 'minf', 'stbl', 'stsd']);
     if (!stsd) return undefined;
     // stsd: version/flags (4), entry count (4), then sample entries as boxes.
-    for (const entry of boxes(buf, stsd.start + stsd.headerSize + 8, stsd.end)) {
+    for (const entry of mp4Boxes(buf, stsd.start + stsd.headerSize + 8, stsd.end)) {
       const codec = SAMPLE_ENTRIES[entry.type];
       if (codec) return codec;
     }
