@@ -1,10 +1,9 @@
 import { join } from 'node:path';
-import pino from 'pino';
 import t from 'tap';
-import { Recorder, type ClockStep } from '../src/pipeline/recorder.js';
+import type { ClockStep } from '../src/pipeline/recorder.js';
 import { shortDir } from './helpers/daemon.js';
 import { FakeClock } from './helpers/fakeClock.js';
-import { FakePipeline } from './helpers/fakePipeline.js';
+import { fakeRecorder, firstPipeline } from './helpers/fakePipeline.js';
 import { openStore } from './helpers/seed.js';
 
 // The recorder with a stand-in pipeline (GStreamer cannot step the wall clock under a real
@@ -14,28 +13,11 @@ t.test('a wall-clock step during a run is reported once, and segment times follo
   const { store, close } = await openStore(shortDir(t));
   t.teardown(close);
   const clock = new FakeClock(Date.parse('2026-11-28T10:00:00Z'));
-  const pipelines: FakePipeline[] = [];
   const steps: ClockStep[] = [];
-  const recorder = new Recorder({
-    name: 'lobby',
-    segmentSeconds: 10,
-    store,
-    log: pino({ level: 'silent' }),
-    clock,
-    plan: () => Promise.resolve({ description: 'fake', properties: {}, eosReachesSink: true }),
-    createPipeline: () => {
-      const p = new FakePipeline();
-      pipelines.push(p);
-      return p;
-    },
-    onClockStep: (step) => steps.push(step),
-  });
+  const { recorder, pipelines } = fakeRecorder({ segmentSeconds: 10, store, clock, onClockStep: (step) => steps.push(step) });
   t.teardown(() => recorder.stop());
   await recorder.start();
-  const deadline = Date.now() + 5000;
-  while (pipelines.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  const pipeline = pipelines[0];
-  if (!pipeline) throw new Error('the recorder built no pipeline');
+  const pipeline = await firstPipeline(pipelines);
   const anchor = clock.now();
   const file = (i: number): string => join(store.incomingDir('lobby'), `f${i}.mp4`);
 
@@ -70,27 +52,11 @@ t.test('a part that opens a fraction of a millisecond before the last one closed
   const { store, close } = await openStore(shortDir(t));
   t.teardown(close);
   const clock = new FakeClock(Date.parse('2026-11-28T10:00:00Z'));
-  const pipelines: FakePipeline[] = [];
   const steps: ClockStep[] = [];
-  const recorder = new Recorder({
-    name: 'lobby',
-    segmentSeconds: 2,
-    store,
-    log: pino({ level: 'silent' }),
-    clock,
-    plan: () => Promise.resolve({ description: 'fake', properties: {}, eosReachesSink: true }),
-    createPipeline: () => {
-      const p = new FakePipeline();
-      pipelines.push(p);
-      return p;
-    },
-    onClockStep: (step) => steps.push(step),
-  });
+  const { recorder, pipelines } = fakeRecorder({ segmentSeconds: 2, store, clock, onClockStep: (step) => steps.push(step) });
   t.teardown(() => recorder.stop());
   await recorder.start();
-  for (const deadline = Date.now() + 5000; pipelines.length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
-  const pipeline = pipelines[0];
-  if (!pipeline) throw new Error('the recorder built no pipeline');
+  const pipeline = await firstPipeline(pipelines);
   const file = (i: number): string => join(store.incomingDir('lobby'), `j${i}.mp4`);
   pipeline.opened(file(0), 0);
   clock.set(clock.now() + 2000);

@@ -5,13 +5,12 @@ import t, { type Test } from 'tap';
 import { CameraSet } from '../src/daemon/cameraSet.js';
 import { DiskGuard } from '../src/daemon/diskGuard.js';
 import { Pauses } from '../src/daemon/pauses.js';
-import { Recorder } from '../src/pipeline/recorder.js';
 import type { AuditInput } from '../src/store/audit.js';
 import { Holds } from '../src/store/holds.js';
 import { Pruner } from '../src/store/retention.js';
 import { shortDir } from './helpers/daemon.js';
 import { FakeClock } from './helpers/fakeClock.js';
-import { FakePipeline } from './helpers/fakePipeline.js';
+import { fakeRecorder } from './helpers/fakePipeline.js';
 import { openStore } from './helpers/seed.js';
 
 // The daemon's pauses, disk guard and a recorder, in one process with a clock the test
@@ -31,20 +30,7 @@ async function rig(t: Test) {
   const log = pino({ level: 'silent' });
   const audited: AuditInput[] = [];
   const audit = (input: AuditInput): Promise<unknown> => Promise.resolve(audited.push(input));
-  const pipelines: FakePipeline[] = [];
-  const recorder = new Recorder({
-    name: 'lobby',
-    segmentSeconds: 2,
-    store,
-    log,
-    clock,
-    plan: () => Promise.resolve({ description: 'fake', properties: {}, eosReachesSink: true }),
-    createPipeline: () => {
-      const p = new FakePipeline();
-      pipelines.push(p);
-      return p;
-    },
-  });
+  const { recorder, pipelines } = fakeRecorder({ segmentSeconds: 2, store, log, clock });
   const cameraConfig = { name: 'lobby', enabled: true, source: { kind: 'test-pattern' as const, width: 16, height: 16, fps: 1, codec: 'h264' as const, pattern: 'ball' } };
   const cameras = new CameraSet([cameraConfig], () => recorder, log, clock);
   const storePath = join(dir, 'store');
