@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { iso, type Clock } from '../clock.js';
 import { LibcamError } from '../errors.js';
+import { DailyIds } from './dailyIds.js';
 import type { Logger } from '../log.js';
 import { willNeedSoon } from '../os/libc.js';
 import { Serial } from '../serial.js';
@@ -92,11 +93,6 @@ export interface BundleFile {
   read: () => Readable;
 }
 
-const day = (ms: number): string => {
-  const d = new Date(ms);
-  return `${d.getFullYear()}${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}`;
-};
-
 /**
  * Releases to law enforcement (policy §3, §5): an export is one incident's held segments
  * and clips, with a manifest both approvers sign (each with their own key) and the
@@ -107,7 +103,7 @@ const day = (ms: number): string => {
  */
 export class Exports {
   private readonly records;
-  private readonly counters;
+  private readonly ids;
   /** One change to requests at a time: two approvers approving at once must both be recorded. */
   private readonly changes = new Serial();
   /** Completed exports' files while they may be fetched: listed (and the made ones hashed) once, not for every file. */
@@ -115,7 +111,7 @@ export class Exports {
 
   constructor(private readonly opts: ExportsOptions) {
     this.records = opts.index.db.sublevel<string, ExportRequest>('export', { valueEncoding: 'json' });
-    this.counters = opts.index.db.sublevel<string, number>('export-day', { valueEncoding: 'json' });
+    this.ids = new DailyIds(opts.index, 'export-day', 'EXP');
   }
 
   private async save(r: ExportRequest): Promise<void> {
@@ -150,9 +146,7 @@ export class Exports {
     if (incident.clips.length === 0) throw new LibcamError('invalid-input', `--incident: ${incident.id} has no clips`, { flag: '--incident' });
 
     const now = clock.now();
-    const date = day(now);
-    const number = ((await this.counters.get(date)) ?? 0) + 1;
-    const id = `EXP-${date}-${String(number).padStart(3, '0')}`;
+    const { id, counter } = await this.ids.next(now);
     const appliance = this.opts.appliance();
     const inline: { path: string; data: Buffer }[] = [];
     const stored: ExportRequest['stored'] = [];
@@ -257,7 +251,7 @@ export class Exports {
     await this.opts.index.db.batch<string, unknown>(
       [
         { type: 'put', sublevel: this.records, key: id, value: request },
-        { type: 'put', sublevel: this.counters, key: date, value: number },
+        counter,
       ],
       { sync: true },
     );

@@ -2,6 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { iso, type Clock, type Timer } from '../clock.js';
 import { LibcamError } from '../errors.js';
+import { DailyIds } from './dailyIds.js';
+import { Serial } from '../serial.js';
 import type { Logger } from '../log.js';
 import type { Purpose } from '../purposes.js';
 import { anchorOf, type AuditActor, type AuditEntry, type AuditInput } from '../store/audit.js';
@@ -85,11 +87,6 @@ const UNACCOUNTED_MS = 1000;
 /** After a live incident's end, how long to wait for the segment holding it to be indexed. */
 const SETTLE_MS = 2000;
 
-const day = (ms: number): string => {
-  const d = new Date(ms);
-  return `${d.getFullYear()}${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}`;
-};
-
 /**
  * Incidents (policy §3: authorised staff may direct IT staff to isolate live or recorded
  * data related to a specific incident). Isolating holds every segment of the named
@@ -101,14 +98,14 @@ const day = (ms: number): string => {
  */
 export class Incidents {
   private readonly records;
-  private readonly counters;
+  private readonly ids;
   private readonly timers = new Map<string, Timer>();
   private readonly cutting = new Map<string, Promise<Incident>>();
-  private opening: Promise<unknown> = Promise.resolve();
+  private readonly opening = new Serial();
 
   constructor(private readonly opts: IncidentsOptions) {
     this.records = opts.index.db.sublevel<string, Incident>('incident', { valueEncoding: 'json' });
-    this.counters = opts.index.db.sublevel<string, number>('incident-day', { valueEncoding: 'json' });
+    this.ids = new DailyIds(opts.index, 'incident-day', 'INC');
   }
 
   /** Live incidents go on collecting; cuts a crash interrupted are made again. */
@@ -141,9 +138,7 @@ export class Incidents {
   isolate(request: IsolateRequest, actor: AuditActor, progress: (p: ClipProgress) => void): Promise<Incident> {
     // Opening is one at a time (two isolates at once must not take the same number); the
     // cutting that follows is not.
-    const opened = this.opening.then(() => this.open(request, actor));
-    this.opening = opened.catch(() => undefined);
-    return opened.then((incident) => (incident.state === 'collecting' ? incident : this.finish(incident.id, progress)));
+    return this.opening.run(() => this.open(request, actor)).then((incident) => (incident.state === 'collecting' ? incident : this.finish(incident.id, progress)));
   }
 
   private async open(request: IsolateRequest, actor: AuditActor): Promise<Incident> {
@@ -162,9 +157,7 @@ export class Incidents {
       throw new LibcamError('invalid-input', `nothing to isolate: ${refused.map((r) => `${r.camera}: ${r.reason}`).join('; ')}`, { refused });
     }
     const created = now;
-    const date = day(created);
-    const number = ((await this.counters.get(date)) ?? 0) + 1;
-    const id = `INC-${date}-${String(number).padStart(3, '0')}`;
+    const { id, counter } = await this.ids.next(created);
     const holds: string[] = [];
     for (const camera of accepted) holds.push((await this.opts.holds.place(camera, request.from, request.to, `incident ${id}`, id)).id);
     const entry = await this.opts.audit({
@@ -196,7 +189,7 @@ export class Incidents {
     await this.opts.index.db.batch<string, unknown>(
       [
         { type: 'put', sublevel: this.records, key: id, value: incident },
-        { type: 'put', sublevel: this.counters, key: date, value: number },
+        counter,
       ],
       { sync: true },
     );
