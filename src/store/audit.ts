@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Serial } from '../serial.js';
 import { iso, type Clock } from '../clock.js';
 import { LibcamError, errnoOf } from '../errors.js';
 import { ApplianceKey } from '../evidence/applianceKey.js';
@@ -150,7 +151,7 @@ export class AuditTrail {
   /** The same entries as stored text: verify and list read them one by one. */
   private readonly raw;
   private readonly meta;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly appending = new Serial();
   private key: ApplianceKey | undefined;
 
   constructor(
@@ -190,7 +191,7 @@ export class AuditTrail {
 
   /** Appends one entry (serialised: the chain never forks), signed, and logs it. */
   append(input: AuditInput): Promise<AuditEntry> {
-    const next = this.queue.then(async () => {
+    return this.appending.run(async () => {
       const key = this.appliance;
       const head = await this.meta.get('head');
       const body: Omit<AuditEntry, 'hash' | 'sig'> = {
@@ -216,8 +217,6 @@ export class AuditTrail {
       this.log.info({ audit: entry }, `audit: ${entry.action}`);
       return entry;
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /** Written after the index: after a crash it may lag the trail by an entry, never lead it. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { Serial } from '../../serial.js';
 import { iso, type Clock } from '../../clock.js';
 import { LibcamError } from '../../errors.js';
 import { grabStill, type Still } from '../../pipeline/still.js';
@@ -30,7 +31,8 @@ export interface StillsOptions {
  * decoder thread from the recorders.
  */
 export class Stills {
-  private queue: Promise<unknown> = Promise.resolve();
+  /** One still at a time. */
+  private readonly queue = new Serial();
   private readonly now: () => number;
 
   constructor(private readonly opts: StillsOptions) {
@@ -38,9 +40,7 @@ export class Stills {
   }
 
   take(params: StillParams, actor: AuditActor): Promise<StillResult> {
-    const next = this.queue.then(() => this.takeNow(params, actor));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(() => this.takeNow(params, actor));
   }
 
   private async takeNow(params: StillParams, actor: AuditActor): Promise<StillResult> {
