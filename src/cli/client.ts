@@ -20,6 +20,24 @@ function isReply(value: unknown): value is Reply {
   return typeof value === 'object' && value !== null && 'id' in value && ('ok' in value || 'progress' in value);
 }
 
+/**
+ * One line from libcamd: a progress report or a result; its error thrown as a LibcamError
+ * with the daemon's code; undefined for a line that is no reply.
+ */
+function readReply(line: string): { progress: unknown } | { result: unknown } | undefined {
+  let reply: unknown;
+  try {
+    reply = JSON.parse(line);
+  } catch {
+    throw new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`);
+  }
+  if (!isReply(reply)) return undefined;
+  if ('progress' in reply) return { progress: reply.progress };
+  if (reply.ok) return { result: reply.result };
+  const { code, message, details } = reply.error;
+  throw new LibcamError(isErrorCode(code) ? code : 'internal', message, details);
+}
+
 /** One request over the control socket; progress lines go to `onProgress`. */
 /** Settles a request once: the first outcome closes its connection and wins, later ones are dropped. */
 function settleOnce(socket: Socket): (fn: () => void) => void {
@@ -89,22 +107,18 @@ export class Client {
         while ((nl = buffer.indexOf('\n')) !== -1) {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
-          let reply: unknown;
+          let reply: ReturnType<typeof readReply>;
           try {
-            reply = JSON.parse(line);
-          } catch {
-            settle(() => reject(new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`)));
+            reply = readReply(line);
+          } catch (err) {
+            settle(() => reject(err instanceof Error ? err : new Error(String(err))));
             return;
           }
-          if (!isReply(reply)) continue;
-          if ('progress' in reply) {
-            onProgress?.(reply.progress);
-          } else if (reply.ok) {
-            const result = reply.result;
+          if (!reply) continue;
+          if ('progress' in reply) onProgress?.(reply.progress);
+          else {
+            const { result } = reply;
             settle(() => resolve(result));
-          } else {
-            const { code, message, details } = reply.error;
-            settle(() => reject(new LibcamError(isErrorCode(code) ? code : 'internal', message, details)));
           }
         }
       });
@@ -138,21 +152,16 @@ export class Client {
     const drop = (): void => {
       if (fd !== null) closeDescriptor(fd);
     };
-    let reply: unknown;
+    let reply: ReturnType<typeof readReply>;
     try {
-      reply = JSON.parse(line);
-    } catch {
+      reply = readReply(line);
+    } catch (err) {
       drop();
-      throw new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`);
+      throw err;
     }
-    if (!isReply(reply) || 'progress' in reply) {
+    if (!reply || 'progress' in reply) {
       drop();
       throw new LibcamError('internal', `libcamd answered ${params.path} with something else: ${line.slice(0, 200)}`);
-    }
-    if (!reply.ok) {
-      drop();
-      const { code, message, details } = reply.error;
-      throw new LibcamError(isErrorCode(code) ? code : 'internal', message, details);
     }
     // The header's shape is the shared protocol's FetchHeader.
     // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
@@ -214,17 +223,13 @@ export class Client {
         while (!header && (nl = pending.indexOf(10)) !== -1) {
           const line = pending.subarray(0, nl).toString('utf8');
           pending = pending.subarray(nl + 1);
-          let reply: unknown;
+          let reply: ReturnType<typeof readReply>;
           try {
-            reply = JSON.parse(line);
-          } catch {
-            return settle(() => reject(new LibcamError('internal', `libcamd sent a line that is not JSON: ${line.slice(0, 200)}`)));
+            reply = readReply(line);
+          } catch (err) {
+            return settle(() => reject(err instanceof Error ? err : new Error(String(err))));
           }
-          if (!isReply(reply) || 'progress' in reply) continue;
-          if (!reply.ok) {
-            const { code, message, details } = reply.error;
-            return settle(() => reject(new LibcamError(isErrorCode(code) ? code : 'internal', message, details)));
-          }
+          if (!reply || 'progress' in reply) continue;
           // The header's shape is the shared protocol's FetchHeader.
           // eslint-disable-next-line @typescript-eslint/consistent-type-assertions
           const h = reply.result as FetchHeader;
