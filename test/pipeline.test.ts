@@ -59,7 +59,7 @@ t.test('test pattern: encoded here, with a keyframe every second', async (t) => 
     source: { kind: 'test-pattern', width: 640, height: 360, fps: 15, codec: 'h265', pattern: 'ball' },
   };
   const plan = testPatternPlan(camera, 10);
-  t.match(plan.description, 'video/x-raw,width=640,height=360,framerate=15/1');
+  t.match(plan.description, 'video/x-raw,format=I420,width=640,height=360,framerate=15/1');
   t.match(plan.description, 'x265enc');
   t.match(plan.description, 'key-int-max=15');
 });

@@ -179,6 +179,8 @@ export class Daemon {
                 return { name: c.name, state: c.state, reason: c.reason, pause: pause ? { reason: pause.reason, until: iso(pause.until) } : null };
               }),
             ),
+          // Live frames from the recorders' pipelines: the web server has no way to the store.
+          live: (name) => this.cameras.runtime(name)?.live,
           audit,
           clock,
           log: log.child({ component: 'web' }),

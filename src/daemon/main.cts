@@ -2,8 +2,8 @@
 /**
  * libcamd's entry point. It is CommonJS on purpose: libuv sizes its thread pool on first
  * use, and the ES module loader reads files through that pool, so only a CommonJS entry
- * can set UV_THREADPOOL_SIZE before anything touches it. Each camera's pipeline parks one
- * pool thread on its bus (see src/pipeline/gst.ts); LevelDB, fs and crypto need the spare ones.
+ * can set UV_THREADPOOL_SIZE before anything touches it. Each camera's pipeline (and a live
+ * JPEG decoder while one runs) parks one pool thread on its bus (see src/pipeline/gst.ts); LevelDB, fs and crypto need the spare ones.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -36,8 +36,10 @@ function countCameras(file: string): number {
 // before any thread exists.
 process.umask(0o077);
 
-// A value from the environment (the unit's Environment=) is a floor, never a cap.
-const needed = countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS;
+// A value from the environment (the unit's Environment=) is a floor, never a cap. Two per
+// camera: its recording pipeline's bus, and the live view's JPEG decoder while an H.265
+// camera is watched.
+const needed = 2 * countCameras(configArg(process.argv.slice(2))) + SPARE_THREADS;
 const given = Number(process.env['UV_THREADPOOL_SIZE'] ?? 0);
 process.env['UV_THREADPOOL_SIZE'] = String(Math.min(1024, Math.max(needed, Number.isFinite(given) ? given : 0)));
 

@@ -11,13 +11,19 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * element properties after construction (`properties`).
  *
  * Every description ends in the same recording tail: the parsed video goes into a `tee`
- * named `live` (free for the live view to attach to with a queue of its own), then
+ * named `live`, then
  * splitmuxsink, which queues internally (a queue of ours cost a thread per camera), with
  * mp4mux writing fragmented MP4 in half-second fragments, so that a file cut short by a
  * crash still plays up to the last complete fragment. The file sink is unbuffered: each
  * fragment reaches the kernel as it is made (filesink's own 64 KB buffer would hold back
  * seconds of a low-bitrate camera from a crash and from a live still). Only the video stream is ever linked: a
  * camera's audio never reaches the muxer (policy §1).
+ *
+ * The tee's second branch is the live view's (src/pipeline/liveFeed.ts): a valve, shut
+ * unless someone watches, then a leaky queue (a slow viewer loses live frames, never
+ * recording) and gdppay into an fdsink whose descriptor, a pipe to Node, is set per run.
+ * It is codec-blind: whatever the camera sends, the branch only passes it on, so a caps
+ * change mid-stream cannot fail it and take recording down with it.
  */
 export interface PipelinePlan {
   description: string;
@@ -38,12 +44,21 @@ export const FRAGMENT_MS = 500;
 /** Slack on top of the segment length: splitmuxsink only splits on keyframes. */
 const SPLIT_SLACK_NS = 500_000_000;
 
+/** Names of the live branch's elements, for src/pipeline/liveFeed.ts. */
+export const LIVE_VALVE = 'liveValve';
+export const LIVE_SINK = 'liveSink';
+/** The most the live branch's queue holds before it drops the oldest frames. */
+const LIVE_QUEUE_NS = 2_000_000_000;
+
 function recordingTail(segmentSeconds: number): string {
   const maxSizeTime = segmentSeconds * 1_000_000_000 + SPLIT_SLACK_NS;
   return (
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
-    `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered"`
+    `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +
+    `live. ! valve name=${LIVE_VALVE} drop=true ` +
+    `! queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=${LIVE_QUEUE_NS} ` +
+    `! gdppay ! fdsink name=${LIVE_SINK} sync=false async=false`
   );
 }
 
@@ -97,7 +112,11 @@ export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: 
   };
 }
 
-/** The built-in test picture, encoded here (the only place libcam encodes anything). */
+/**
+ * The built-in test picture, encoded here (the only place libcam encodes anything), in
+ * 4:2:0 as cameras send it: left to choose, x264enc takes videotestsrc's 4:4:4 and writes
+ * High 4:4:4, which browsers do not play.
+ */
 export function testPatternPlan(camera: CameraConfig, segmentSeconds: number): PipelinePlan {
   const source = camera.source;
   if (source.kind !== 'test-pattern') throw new TypeError(`${camera.name} is not a test-pattern camera`);
@@ -109,7 +128,7 @@ export function testPatternPlan(camera: CameraConfig, segmentSeconds: number): P
   return {
     description:
       `videotestsrc name=src is-live=true pattern=${pattern} ` +
-      `! video/x-raw,width=${width},height=${height},framerate=${fps}/1 ! ${encoder} ! ` +
+      `! video/x-raw,format=I420,width=${width},height=${height},framerate=${fps}/1 ! ${encoder} ! ` +
       recordingTail(segmentSeconds),
     properties: {},
     eosReachesSink: true,

@@ -11,6 +11,7 @@ import type { TransportMode } from '../config/types.js';
 import type { PipelinePlan, Transport } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
 import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
+import { LiveFeed } from './liveFeed.js';
 
 export interface RecorderOptions {
   name: string;
@@ -89,6 +90,7 @@ const PROBE_INTERVAL_MS = 1000;
  */
 export class Recorder implements CameraRuntime {
   readonly name: string;
+  readonly live: LiveFeed;
   private readonly clock: Clock;
   private readonly log: Logger;
   private state: CameraState = 'connecting';
@@ -117,6 +119,8 @@ export class Recorder implements CameraRuntime {
   private reconciling: Promise<void> = Promise.resolve();
   private started = false;
   private stepNotedRun = -1;
+  /** Closes the live branch's pipe once the pipeline is stopped. */
+  private detachLive: (() => void) | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.name = opts.name;
@@ -124,6 +128,7 @@ export class Recorder implements CameraRuntime {
     this.log = opts.log;
     this.since = this.clock.now();
     this.transport = opts.transport === 'udp' ? 'udp' : 'tcp';
+    this.live = new LiveFeed(this.name, this.log);
   }
 
   status(): CameraReport {
@@ -307,6 +312,7 @@ export class Recorder implements CameraRuntime {
     if (!sink) throw new Error('pipeline has no element named sink');
     this.anchor = this.clock.now();
     sink['location'] = join(this.opts.store.incomingDir(this.name), `${this.anchor}-%05d.mp4`);
+    this.detachLive = this.live.attach(pipeline);
     this.pipeline = pipeline;
     pipeline.pollBus((message) => this.onMessage(run, message));
     pipeline.play();
@@ -435,6 +441,8 @@ export class Recorder implements CameraRuntime {
     this.eosWaiter = undefined;
     this.openStarts.clear();
     pipeline?.stop(); // NULL state: releases the pool thread parked on its bus
+    this.detachLive?.();
+    this.detachLive = undefined;
     if (pipeline) collectSoon();
   }
 

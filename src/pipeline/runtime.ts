@@ -1,4 +1,5 @@
 import type { GapCause } from '../store/segments.js';
+import type { LiveFeed } from './liveFeed.js';
 
 export const CAMERA_STATES = ['recording', 'connecting', 'backoff', 'paused', 'disabled', 'error'] as const;
 export type CameraState = (typeof CAMERA_STATES)[number];
@@ -48,4 +49,6 @@ export interface CameraRuntime {
   suspendedBy(): Suspension[];
   /** The file being recorded into now, if the camera is recording. */
   liveSegment(): { file: string; start: number } | undefined;
+  /** Its live frames for the staff live view; none for a camera that is switched off. */
+  readonly live?: LiveFeed;
 }

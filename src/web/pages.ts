@@ -62,34 +62,145 @@ main.login input { display: block; width: 100%; padding: 0.4rem; margin-top: 0.2
 .tile h2 { font-size: 1rem; margin: 0; padding: 0.3rem 0.5rem; background: rgba(0,0,0,0.6); }
 .tile p { padding: 0 0.5rem; }
 .tile.paused, .tile.error { color: #fc6; }
+.picture video, .picture img { display: block; width: 100%; height: auto; background: #000; }
+.note { font-size: 0.85rem; color: #aaa; }
 `;
 
-/** The grid: camera names and states, every two seconds. No footage: only what status says. */
+/**
+ * The grid: every camera's name and state from /cameras.json every two seconds, and for a
+ * recording camera its live picture over a WebSocket (/live/<camera>): H.264 as fragmented
+ * MP4 into Media Source Extensions, kept within a second of the newest frame; H.265 as
+ * JPEGs, with the reason on the tile. Tiles persist between refreshes so pictures keep
+ * playing. Nothing here can ask for recorded footage: the server has no such route.
+ */
 export const APP_JS = `'use strict';
 const grid = document.getElementById('grid');
+const tiles = new Map();
 const hhmm = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 function describe(c) {
   if (c.state === 'paused' && c.pause) return 'paused for ' + c.pause.reason + ' until ' + hhmm(c.pause.until);
   if (c.state === 'error') return 'not recording: ' + (c.reason || 'error');
   if (c.state === 'disabled') return 'switched off in the configuration';
-  if (c.state === 'recording') return 'recording (the live picture is not served by this version yet)';
-  return c.state;
+  if (c.state === 'recording') return '';
+  return c.state + (c.reason ? ': ' + c.reason : '');
+}
+function tileFor(c) {
+  let t = tiles.get(c.name);
+  if (t) return t;
+  const el = document.createElement('section');
+  el.dataset.camera = c.name;
+  el.dataset.pictures = '0';
+  const h = document.createElement('h2');
+  h.textContent = c.name;
+  const pic = document.createElement('div');
+  pic.className = 'picture';
+  const note = document.createElement('p');
+  note.className = 'note';
+  const state = document.createElement('p');
+  state.className = 'state';
+  el.append(h, pic, note, state);
+  grid.append(el);
+  t = { name: c.name, el, pic, note, state, ws: null, retry: null, sink: null, recording: false };
+  tiles.set(c.name, t);
+  return t;
+}
+function stopLive(t) {
+  clearTimeout(t.retry);
+  t.retry = null;
+  if (t.ws) { t.ws.onclose = null; t.ws.close(); t.ws = null; }
+  if (t.sink) { t.sink.close(); t.sink = null; }
+  t.pic.replaceChildren();
+  t.note.textContent = '';
+}
+function startLive(t) {
+  if (t.ws || t.retry) return;
+  const ws = new WebSocket('wss://' + location.host + '/live/' + encodeURIComponent(t.name));
+  ws.binaryType = 'arraybuffer';
+  t.ws = ws;
+  ws.onmessage = (ev) => {
+    if (typeof ev.data !== 'string') { if (t.sink) t.sink.data(ev.data); return; }
+    const m = JSON.parse(ev.data);
+    if (t.sink) t.sink.close();
+    t.note.textContent = m.why || '';
+    t.sink = m.type === 'mp4' ? mp4Sink(t, m.mime) : m.type === 'jpeg' ? jpegSink(t) : null;
+  };
+  ws.onclose = () => {
+    t.ws = null;
+    if (t.recording) t.retry = setTimeout(() => { t.retry = null; if (t.recording) startLive(t); }, 2000);
+  };
+}
+function mp4Sink(t, mime) {
+  const video = document.createElement('video');
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  t.pic.replaceChildren(video);
+  if (!window.MediaSource || !MediaSource.isTypeSupported(mime)) {
+    t.note.textContent = 'This browser cannot play this camera live (' + mime + ').';
+    return { data() {}, close() {} };
+  }
+  const ms = new MediaSource();
+  const url = URL.createObjectURL(ms);
+  video.src = url;
+  const queue = [];
+  let sb = null;
+  let closed = false;
+  ms.addEventListener('sourceopen', () => {
+    URL.revokeObjectURL(url);
+    sb = ms.addSourceBuffer(mime);
+    sb.mode = 'segments';
+    sb.addEventListener('updateend', pump);
+    pump();
+  });
+  // Live, not a recording: stay within a second of the newest frame, keep 30 s at most.
+  function pump() {
+    if (!sb || sb.updating || closed || ms.readyState !== 'open') return;
+    const b = sb.buffered;
+    if (b.length > 0) {
+      const start = b.start(b.length - 1);
+      const end = b.end(b.length - 1);
+      if (video.currentTime < start || end - video.currentTime > 1) video.currentTime = Math.max(start, end - 0.1);
+      if (video.paused) video.play().catch(() => {});
+      if (video.currentTime - b.start(0) > 30) { sb.remove(b.start(0), video.currentTime - 10); return; }
+    }
+    const next = queue.shift();
+    if (next) {
+      try { sb.appendBuffer(next); t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1); } catch (e) { queue.length = 0; }
+    }
+  }
+  return {
+    data(buf) { queue.push(buf); pump(); },
+    close() { closed = true; queue.length = 0; video.removeAttribute('src'); video.load(); },
+  };
+}
+function jpegSink(t) {
+  const img = document.createElement('img');
+  img.alt = t.name + ', live';
+  t.pic.replaceChildren(img);
+  let shown = null;
+  return {
+    data(buf) {
+      const url = URL.createObjectURL(new Blob([buf], { type: 'image/jpeg' }));
+      img.onload = () => { if (shown) URL.revokeObjectURL(shown); shown = url; t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1); };
+      img.src = url;
+    },
+    close() { if (shown) URL.revokeObjectURL(shown); shown = null; },
+  };
 }
 async function refresh() {
   const r = await fetch('/cameras.json', { cache: 'no-store' });
   if (r.status === 401) { location.href = '/login'; return; }
   const cameras = await r.json();
-  grid.replaceChildren(...cameras.map((c) => {
-    const tile = document.createElement('section');
-    tile.className = 'tile ' + c.state;
-    tile.dataset.camera = c.name;
-    const h = document.createElement('h2');
-    h.textContent = c.name;
-    const p = document.createElement('p');
-    p.textContent = describe(c);
-    tile.append(h, p);
-    return tile;
-  }));
+  const names = new Set(cameras.map((c) => c.name));
+  for (const [name, t] of tiles) if (!names.has(name)) { stopLive(t); t.el.remove(); tiles.delete(name); }
+  for (const c of cameras) {
+    const t = tileFor(c);
+    t.el.className = 'tile ' + c.state;
+    t.el.dataset.state = c.state;
+    t.state.textContent = describe(c);
+    t.recording = c.state === 'recording';
+    if (t.recording) startLive(t); else stopLive(t);
+  }
 }
 refresh();
 setInterval(refresh, 2000);

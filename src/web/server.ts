@@ -11,6 +11,10 @@ import type { AuditEntry, AuditInput } from '../store/audit.js';
 import { APP_CSS, APP_JS, gridPage, loginPage } from './pages.js';
 import { STAFF_USER, type StaffAccounts } from './staff.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { LiveFeed } from '../pipeline/liveFeed.js';
+import { LiveChannel } from './liveChannel.js';
 
 /** What a tile shows of a camera: its name and state, never footage. */
 export interface CameraTile {
@@ -30,6 +34,8 @@ export interface WebOptions {
   sessionMaxMs: number;
   staff: StaffAccounts;
   cameras: () => Promise<CameraTile[]>;
+  /** A camera's live frames; undefined for a camera that does not exist or is switched off. */
+  live: (camera: string) => LiveFeed | undefined;
   audit: (input: AuditInput) => Promise<AuditEntry>;
   clock: Clock;
   log: Logger;
@@ -40,6 +46,16 @@ interface Session {
   address: string;
   created: number;
   seen: number;
+  /** Seconds of live picture watched in this session, per camera. */
+  watched: Map<string, number>;
+}
+
+/** One tile watching one camera over a WebSocket. */
+interface Watcher {
+  ws: WebSocket;
+  session: Session;
+  camera: string;
+  started: number;
 }
 
 interface Throttle {
@@ -66,7 +82,12 @@ const MAX_CHECKS = 2;
 /** Throttle and session entries kept at most (an attacker spraying names or addresses). */
 const MAX_ENTRIES = 10_000;
 const MAX_FORM_BYTES = 4096;
-const MAX_CONNECTIONS = 64;
+/** Connections at once: each tile watching a camera holds one (16 cameras x 8 browsers, and their pages). */
+const MAX_CONNECTIONS = 256;
+/** Tiles one session may watch at once. */
+const MAX_WATCHERS_PER_SESSION = 32;
+/** How often open live pictures are checked against their session (expired, logged out, account removed). */
+const WATCH_CHECK_MS = 5_000;
 
 /** Headers on every answer: HTTPS only, nothing from elsewhere, no framing, nothing cached. */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -99,6 +120,10 @@ export class WebServer {
   /** Addresses refused lately, so a flood of them is one log line a minute each. */
   private readonly refusedLogged = new Map<string, number>();
   private readonly allowed: BlockList;
+  private readonly channels = new Map<string, LiveChannel>();
+  private readonly watchers = new Set<Watcher>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false });
+  private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: WebOptions) {
     this.allowed = allowList(opts.allow);
@@ -129,6 +154,9 @@ export class WebServer {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.watchTimer = setInterval(() => this.checkWatchers(), WATCH_CHECK_MS);
+    this.watchTimer.unref();
     const at = this.opts.listen.lastIndexOf(':');
     const host = this.opts.listen.slice(0, at).replace(/^\[|\]$/g, '');
     const port = Number(this.opts.listen.slice(at + 1));
@@ -148,6 +176,8 @@ export class WebServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
+    clearInterval(this.watchTimer);
+    for (const w of this.watchers) w.ws.terminate();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Every connection, mid-handshake too: none may hold the daemon's shutdown.
     for (const socket of this.sockets) socket.destroy();
@@ -159,18 +189,23 @@ export class WebServer {
     res.end(body);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The request's address if web.allow admits it; otherwise undefined, and a log line now and then. */
+  private admitted(req: IncomingMessage): string | undefined {
     const address = plainAddress(req.socket.remoteAddress ?? '');
     const type = isIPv4(address) ? 'ipv4' : 'ipv6';
-    if (!address || !this.allowed.check(address, type)) {
-      const now = this.opts.clock.now();
-      if ((this.refusedLogged.get(address) ?? 0) <= now - 60_000) {
-        if (this.refusedLogged.size >= MAX_ENTRIES) this.refusedLogged.clear();
-        this.refusedLogged.set(address, now);
-        this.opts.log.warn({ address, url: req.url }, 'live view: refused an address outside web.allow');
-      }
-      return this.send(res, 403, 'text/plain', '403 Forbidden\n');
+    if (address && this.allowed.check(address, type)) return address;
+    const now = this.opts.clock.now();
+    if ((this.refusedLogged.get(address) ?? 0) <= now - 60_000) {
+      if (this.refusedLogged.size >= MAX_ENTRIES) this.refusedLogged.clear();
+      this.refusedLogged.set(address, now);
+      this.opts.log.warn({ address, url: req.url }, 'live view: refused an address outside web.allow');
     }
+    return undefined;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const address = this.admitted(req);
+    if (address === undefined) return this.send(res, 403, 'text/plain', '403 Forbidden\n');
     const path = new URL(req.url ?? '/', 'https://libcam.invalid').pathname;
     const method = req.method ?? 'GET';
     if (method === 'GET' && path === '/app.css') return this.send(res, 200, 'text/css', APP_CSS);
@@ -282,7 +317,7 @@ export class WebServer {
     for (const [token, s] of this.sessions) if (this.expired(s, now)) this.sessions.delete(token);
     if (this.sessions.size >= MAX_ENTRIES) return this.send(res, 503, 'text/plain', '503 too many sessions\n');
     const token = randomBytes(32).toString('base64url');
-    this.sessions.set(token, { user: account.user, address, created: now, seen: now });
+    this.sessions.set(token, { user: account.user, address, created: now, seen: now, watched: new Map() });
     await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login', subject: account.user, details: { address } });
     this.send(res, 303, 'text/plain', 'logged in\n', { Location: '/', 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; Secure; SameSite=Strict; Path=/` });
   }
@@ -294,8 +329,10 @@ export class WebServer {
   private async logout(req: IncomingMessage, res: ServerResponse, session: Session): Promise<void> {
     const token = cookieOf(req.headers.cookie, COOKIE);
     if (token) this.sessions.delete(token);
+    this.endWatching(session, 'logged out');
     const minutes = Math.round((this.opts.clock.now() - session.created) / 60_000);
-    await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.logout', subject: session.user, details: { address: session.address, minutes } });
+    const watched = Object.fromEntries(session.watched);
+    await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.logout', subject: session.user, details: { address: session.address, minutes, watched } });
     this.send(res, 303, 'text/plain', 'logged out\n', { Location: '/login', 'Set-Cookie': `${COOKIE}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0` });
   }
 
@@ -303,9 +340,88 @@ export class WebServer {
     for (const [token, s] of this.sessions) {
       if (s.user === user) {
         this.sessions.delete(token);
+        this.endWatching(s, why);
         this.opts.log.info({ user, why }, 'live view session ended');
       }
     }
+  }
+
+  /**
+   * A tile asks for a camera's live picture: `GET /live/<camera>` upgraded to a WebSocket.
+   * The same gates as a page, in the same order (web.allow, then a live session), and the
+   * page's own origin only: a page elsewhere cannot open it with a staff browser's cookie.
+   */
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (status: number, text: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${text.length + 1}\r\nConnection: close\r\n\r\n${text}\n`);
+    };
+    socket.on('error', () => socket.destroy());
+    if (this.admitted(req) === undefined) return refuse(403, 'Forbidden');
+    const path = new URL(req.url ?? '/', 'https://libcam.invalid').pathname;
+    const session = this.session(req);
+    if (!session) return refuse(401, 'Unauthorized');
+    const origin = req.headers.origin;
+    let sameOrigin = false;
+    try {
+      sameOrigin = origin !== undefined && new URL(origin).host === req.headers.host;
+    } catch {
+      sameOrigin = false;
+    }
+    if (!sameOrigin) return refuse(403, 'Forbidden');
+    const match = /^\/live\/([^/]+)$/.exec(path);
+    let camera: string | undefined;
+    try {
+      camera = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+    } catch {
+      camera = undefined;
+    }
+    const feed = camera === undefined ? undefined : this.opts.live(camera);
+    if (camera === undefined || !feed) return refuse(404, 'Not Found');
+    let mine = 0;
+    for (const w of this.watchers) if (w.session === session) mine += 1;
+    if (mine >= MAX_WATCHERS_PER_SESSION) return refuse(429, 'Too Many Requests');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.watch(ws, session, feed));
+  }
+
+  private watch(ws: WebSocket, session: Session, feed: LiveFeed): void {
+    let channel = this.channels.get(feed.camera);
+    if (!channel) {
+      channel = new LiveChannel(feed, this.opts.log.child({ camera: feed.camera }));
+      this.channels.set(feed.camera, channel);
+    }
+    const watcher: Watcher = { ws, session, camera: feed.camera, started: this.opts.clock.now() };
+    const viewer = {
+      send: (data: string | Buffer) => ws.send(data, { binary: typeof data !== 'string' }),
+      backlog: () => ws.bufferedAmount,
+    };
+    this.watchers.add(watcher);
+    const live = channel;
+    ws.on('message', () => undefined); // tiles send nothing that matters; maxPayload bounds it
+    ws.on('error', () => ws.terminate());
+    ws.once('close', () => {
+      this.watchers.delete(watcher);
+      live.remove(viewer);
+      if (live.watching === 0) this.channels.delete(feed.camera);
+      const seconds = Math.round((this.opts.clock.now() - watcher.started) / 1000);
+      session.watched.set(feed.camera, (session.watched.get(feed.camera) ?? 0) + seconds);
+      // Watching live is not archival access: no notice to the Director, but on record here.
+      this.opts.log.info({ user: session.user, address: session.address, camera: feed.camera, seconds }, 'live view: stopped watching');
+    });
+    this.opts.log.info({ user: session.user, address: session.address, camera: feed.camera }, 'live view: watching');
+    live.add(viewer);
+  }
+
+  /** Ends the live pictures of sessions that are over (expired, logged out, account changed). */
+  private checkWatchers(): void {
+    const now = this.opts.clock.now();
+    const live = new Set(this.sessions.values());
+    for (const w of this.watchers) {
+      if (!live.has(w.session) || this.expired(w.session, now)) w.ws.close(4401, 'session ended');
+    }
+  }
+
+  private endWatching(session: Session, why: string): void {
+    for (const w of this.watchers) if (w.session === session) w.ws.close(4401, why.slice(0, 100));
   }
 }
 
