@@ -74,6 +74,8 @@ export interface CameraStatus {
   suspensions: { kind: string; reason: string }[];
   /** RTSP cameras: how RTP comes now (tcp, or udp for a camera that refused tcp); null otherwise. */
   transport: 'tcp' | 'udp' | null;
+  /** Live view tiles watching it now (its live branch is open while this is above 0). */
+  liveViewers: number;
 }
 
 /** The Director notification outbox, as status shows it. */

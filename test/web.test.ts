@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import t from 'tap';
-import type { AuditEntryInfo } from '../src/protocol.js';
+import WebSocket from 'ws';
+import type { AuditEntryInfo, StatusResult } from '../src/protocol.js';
 import { cli, shortDir, spawnDaemon, waitForSocket, waitUntil, writeConfig, type RunningDaemon } from './helpers/daemon.js';
+import { recordings, startsOnKeyframe } from './helpers/footage.js';
 
 // The staff live view from outside: a real libcamd serving HTTPS with a certificate made by
 // openssl, asked with Node's HTTPS client (from 127.0.0.1, and from 127.0.0.2 outside
@@ -48,6 +50,44 @@ function ask(method: string, path: string, opts: { cookie?: string; form?: Recor
 
 const login = (user: string, pass: string, from?: string): Promise<Answer> => ask('POST', '/login', { form: { user, password: pass }, ...(from ? { from } : {}) });
 const cookieFrom = (a: Answer): string => String(a.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+interface Live {
+  status: number;
+  body: string;
+  ws?: WebSocket;
+}
+
+/** Asks for a camera's live picture as a tile does: a WebSocket to /live/<camera>, with the page's Origin unless told otherwise. */
+function openLive(path: string, opts: { cookie?: string; origin?: string | null; from?: string } = {}): Promise<Live> {
+  return new Promise((resolve, reject) => {
+    const origin = opts.origin === undefined ? `https://127.0.0.1:${port}` : opts.origin;
+    const ws = new WebSocket(`wss://127.0.0.1:${port}${path}`, {
+      rejectUnauthorized: false,
+      headers: opts.cookie ? { Cookie: opts.cookie } : {},
+      ...(origin ? { origin } : {}),
+      ...(opts.from ? { localAddress: opts.from } : {}),
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString('latin1')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => resolve({ status: 101, body: '', ws }));
+    ws.on('error', reject);
+  });
+}
+
+/** Everything a live WebSocket is sent for `ms`. */
+function collect(ws: WebSocket, ms: number): Promise<(string | Buffer)[]> {
+  const got: (string | Buffer)[] = [];
+  ws.on('message', (data: Buffer, binary: boolean) => got.push(binary ? data : data.toString()));
+  return sleep(ms).then(() => got);
+}
+
+const viewers = (camera: string): number => {
+  const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
+  return status.cameras.find((c) => c.name === camera)?.liveViewers ?? -1;
+};
+
 const audit = (action: string): AuditEntryInfo[] => JSON.parse(cli(['audit', 'list', '--action', action, '--json'], { socket: daemon.socket }).stdout) as AuditEntryInfo[];
 
 t.before(async () => {
@@ -61,15 +101,18 @@ t.before(async () => {
   if (made.status !== 0) throw new Error(`openssl req: ${made.stderr}`);
   const configFile = writeConfig(dir, {
     cameras: [
-      { name: 'lobby', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
+      { name: 'lobby', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, pattern: 'smpte' } },
       { name: 'stacks', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
+      { name: 'entrance', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, codec: 'h265', pattern: 'ball' } },
     ],
     web: { listen: `127.0.0.1:${port}`, tls: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key') }, allow: ['127.0.0.1/32', '127.0.0.4/30'] },
   });
   daemon = spawnDaemon(t, dir, configFile);
   await waitForSocket(daemon.socket);
-  const added = cli(['staff', 'add', 'circ-desk'], { socket: daemon.socket, input: `${password}\n${password}\n` });
-  if (added.status !== 0) throw new Error(`staff add: ${added.stderr}`);
+  for (const user of ['circ-desk', 'reading-room']) {
+    const added = cli(['staff', 'add', user], { socket: daemon.socket, input: `${password}\n${password}\n` });
+    if (added.status !== 0) throw new Error(`staff add: ${added.stderr}`);
+  }
   cli(['pause', '--camera', 'stacks', '--reason', 'privacy', '--for', '1h'], { socket: daemon.socket });
 });
 
@@ -117,7 +160,7 @@ t.test('logged in: the cameras and their states, no route to the store, logout',
   const cams = await ask('GET', '/cameras.json', { cookie });
   t.equal(cams.status, 200);
   const tiles = JSON.parse(cams.body) as { name: string; state: string; pause: { reason: string } | null }[];
-  t.same(tiles.map((c) => c.name), ['lobby', 'stacks'], 'every camera');
+  t.same(tiles.map((c) => c.name), ['lobby', 'stacks', 'entrance'], 'every camera');
   t.match(tiles.find((c) => c.name === 'stacks'), { state: 'paused', pause: { reason: 'privacy' } }, 'the paused one with its reason');
   for (const path of ['/recordings', '/segments/lobby', '/clips/INC-20261129-001', '/still?camera=lobby&at=-1m', '/../store']) {
     t.equal((await ask('GET', path, { cookie })).status, 404, `${path}: nothing`);
@@ -184,11 +227,132 @@ t.test('in Chromium: log in, the grid shows every camera and the pause, log out'
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
   await page.waitForSelector('section.tile[data-camera=stacks]');
-  t.same(await page.$$eval('section.tile h2', (hs) => hs.map((h) => h.textContent)), ['lobby', 'stacks'], 'a tile per camera');
+  t.same(await page.$$eval('section.tile h2', (hs) => hs.map((h) => h.textContent)), ['lobby', 'stacks', 'entrance'], 'a tile per camera');
   t.match(await page.textContent('section.tile[data-camera=stacks]'), /paused for privacy until \d\d:\d\d/, 'the paused camera says why and until when');
   const cookies = await context.cookies();
   t.match(cookies.find((c) => c.name === '__Host-libcam_session'), { httpOnly: true, secure: true, sameSite: 'Strict' }, "the browser holds the session cookie as it was set");
   await page.click('header button[type=submit]');
   await waitUntil('back at the login page', () => page.url().endsWith('/login'), 10_000);
   t.same(outside, [], 'nothing was fetched from anywhere else');
+});
+
+t.test('live pictures: only from web.allow, with a session, from the page itself, for a camera that exists', async (t) => {
+  const cookie = cookieFrom(await login('reading-room', password));
+  const refusals: [string, string, Parameters<typeof openLive>[1], number][] = [
+    ['no session', '/live/lobby', {}, 401],
+    ['a forged cookie', '/live/lobby', { cookie: '__Host-libcam_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, 401],
+    ['an address outside web.allow', '/live/lobby', { cookie, from: '127.0.0.2' }, 403],
+    ['another site\'s page', '/live/lobby', { cookie, origin: 'https://evil.example' }, 403],
+    ['no Origin (not a browser page)', '/live/lobby', { cookie, origin: null }, 403],
+    ['a camera that does not exist', '/live/attic', { cookie }, 404],
+    ['a path into the store', '/live/..%2F..%2Fstore', { cookie }, 404],
+    ['a segment path', '/live/lobby/segments', { cookie }, 404],
+    ['the live path with a time', '/live/lobby/2026-11-29T10:00:00Z', { cookie }, 404],
+  ];
+  for (const [what, path, opts, status] of refusals) {
+    const answer = await openLive(path, opts);
+    t.equal(answer.status, status, `${what}: ${status}`);
+    t.notMatch(answer.body, /ftyp|moof|\xff\xd8/, 'and no picture bytes');
+  }
+  for (const path of ['/live/lobby', '/live/lobby?from=-1h&to=now', '/segments/lobby?at=-10m', '/still?camera=lobby&at=-1m', '/store/lobby/', '/..%2Fstore']) {
+    const plain = await ask('GET', path, { cookie });
+    t.equal(plain.status, 404, `GET ${path} without a WebSocket upgrade: 404, no route reads the store`);
+  }
+});
+
+t.test('live H.264: two viewers at once, each from a keyframe; closing frees the branch; recording has no hole', async (t) => {
+  const cookie = cookieFrom(await login('reading-room', password));
+  const since = new Date().toISOString();
+  t.equal(viewers('lobby'), 0, 'nobody watches: the live branch is shut');
+  const [a, b] = await Promise.all([openLive('/live/lobby', { cookie }), openLive('/live/lobby', { cookie })]);
+  t.equal(a.status, 101, 'first viewer');
+  t.equal(b.status, 101, 'second viewer');
+  const wsA = a.ws;
+  const wsB = b.ws;
+  if (!wsA || !wsB) return;
+  const [gotA, gotB] = await Promise.all([collect(wsA, 3000), collect(wsB, 3000)]);
+  t.equal(viewers('lobby'), 2, 'status shows two live viewers');
+  for (const [name, got] of [['first', gotA], ['second', gotB]] as const) {
+    t.match(JSON.parse(String(got[0])), { type: 'mp4', mime: /^video\/mp4; codecs="avc1\.[0-9a-f]{6}"$/ }, `${name}: told the MIME type`);
+    const binary = got.filter((m): m is Buffer => Buffer.isBuffer(m));
+    t.equal(binary[0]?.subarray(4, 8).toString(), 'ftyp', `${name}: the init segment first`);
+    t.ok(binary[1] && startsOnKeyframe(binary[1]), `${name}: the first frame is a keyframe`);
+    t.ok(binary.length >= 15, `${name}: ${binary.length - 1} frames in 3 s of a 10 fps camera`);
+  }
+  wsA.close();
+  await waitUntil('one viewer left', () => viewers('lobby') === 1, 10_000);
+  const gotB2 = await collect(wsB, 1000);
+  t.ok(gotB2.length >= 5, 'the other viewer keeps its picture');
+  wsB.close();
+  await waitUntil('the branch is shut again', () => viewers('lobby') === 0, 10_000);
+  t.pass('the last viewer closing shuts the live branch');
+  t.match(daemon.stdout(), /"user":"reading-room".*"camera":"lobby","seconds":\d+.*live view: stopped watching/, 'each viewing is logged with its account, camera and length');
+  await sleep(2500); // a segment that closes after the viewing
+  const r = recordings(daemon.socket, 'lobby', since, 'now');
+  t.same(r.gaps, [], 'recording had no hole while viewers came and went');
+  t.ok(r.segments.length >= 2, `${r.segments.length} segments recorded meanwhile`);
+});
+
+t.test('a live picture ends with its session', async (t) => {
+  const cookie = cookieFrom(await login('reading-room', password));
+  const live = await openLive('/live/lobby', { cookie });
+  const ws = live.ws;
+  if (!ws) return t.fail('no WebSocket');
+  const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
+  await sleep(500);
+  await ask('POST', '/logout', { cookie });
+  t.equal(await closed, 4401, 'logging out closes the picture at once');
+  t.match(audit('web.logout').at(-1), { subject: 'reading-room', details: { watched: { lobby: Number } } }, 'and the logout records what was watched');
+});
+
+t.test('in Chromium: the H.264 tile plays the camera live, the H.265 tile refreshes, the paused one says why', async (t) => {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`https://127.0.0.1:${port}/login`);
+  await page.fill('input[name=user]', 'reading-room');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('section.tile[data-camera=lobby] video');
+  await page.waitForFunction(() => (document.querySelector<HTMLVideoElement>('[data-camera=lobby] video')?.currentTime ?? 0) > 0, undefined, { timeout: 15_000 });
+  const at = (): Promise<{ time: number; behind: number; pictures: number }> =>
+    page.evaluate(() => {
+      const v = document.querySelector('[data-camera=lobby] video') as HTMLVideoElement;
+      const end = v.buffered.length > 0 ? v.buffered.end(v.buffered.length - 1) : 0;
+      const pictures = Number((document.querySelector('[data-camera=entrance]') as HTMLElement).dataset['pictures']);
+      return { time: v.currentTime, behind: end - v.currentTime, pictures };
+    });
+  const first = await at();
+  await sleep(5000);
+  const later = await at();
+  t.ok(later.time - first.time >= 4, `the H.264 video plays: currentTime ${first.time.toFixed(2)} -> ${later.time.toFixed(2)} over 5 s`);
+  t.ok(later.behind < 1.5, `and stays at the newest frame (${later.behind.toFixed(2)} s behind what it was sent)`);
+  t.ok(later.pictures - first.pictures >= 10, `the H.265 tile's picture refreshed ${later.pictures - first.pictures} times in 5 s`);
+  // The lobby camera is the SMPTE test pattern: its top two thirds are seven colour bars.
+  const bars = await page.evaluate(() => {
+    const v = document.querySelector('[data-camera=lobby] video') as HTMLVideoElement;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const g = c.getContext('2d') as CanvasRenderingContext2D;
+    g.drawImage(v, 0, 0);
+    return [0, 1, 2, 3, 4, 5, 6].map((i) => Array.from(g.getImageData(Math.floor(((i + 0.5) * c.width) / 7), Math.floor(c.height * 0.3), 1, 1).data.slice(0, 3)));
+  });
+  // White, yellow, cyan, green, magenta, red, blue: which of red, green and blue each bar has.
+  const smpte = [[1, 1, 1], [1, 1, 0], [0, 1, 1], [0, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 1]];
+  const close = bars.every((rgb, i) => rgb.every((v, k) => (smpte[i]?.[k] === 1 ? v > 150 : v < 60)));
+  t.ok(close, `a frame from the video shows the camera's colour bars (${JSON.stringify(bars)})`);
+  const entrance = await page.evaluate(() => {
+    const tile = document.querySelector('[data-camera=entrance]') as HTMLElement;
+    const img = tile.querySelector('img');
+    return { width: img?.naturalWidth ?? 0, note: tile.querySelector('.note')?.textContent ?? '', video: tile.querySelector('video') !== null };
+  });
+  t.match(entrance, { width: 640, note: /H\.265/, video: false }, 'the H.265 tile shows a picture and says why it is not a video');
+  t.match(await page.textContent('section.tile[data-camera=stacks]'), /paused for privacy until \d\d:\d\d/, 'the paused camera says why instead of a picture');
+  t.equal(await page.$$eval('[data-camera=stacks] video, [data-camera=stacks] img', (e) => e.length), 0, 'and shows none');
+  await waitUntil('status counts the browser', () => viewers('lobby') === 1 && viewers('entrance') === 1, 10_000);
+  await page.close();
+  await waitUntil('closing the tab frees both branches', () => viewers('lobby') === 0 && viewers('entrance') === 0, 10_000);
+  t.pass('closing the tab frees the live branches');
 });

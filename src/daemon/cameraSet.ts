@@ -12,7 +12,7 @@ export class DisabledCamera implements CameraRuntime {
     private readonly since: number,
   ) {}
   status(): CameraReport {
-    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, reason: null, suspensions: [], transport: null };
+    return { name: this.name, state: 'disabled', since: this.since, lastSegmentEnd: null, reason: null, suspensions: [], transport: null, liveViewers: 0 };
   }
   start(): Promise<void> {
     return Promise.resolve();

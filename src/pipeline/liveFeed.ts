@@ -96,10 +96,8 @@ export class LiveFeed {
     };
   }
 
-  /** How many take frames now (the valve is open while any does). */
-  get watchers(): number {
-    return this.listeners.size;
-  }
+  /** Live view tiles watching now, as their channel counts them (status shows it). */
+  viewers = 0;
 
   private setOpen(open: boolean): void {
     if (this.valve) this.valve['drop'] = !open;

@@ -140,6 +140,7 @@ export class Recorder implements CameraRuntime {
       reason: this.reason,
       suspensions: this.suspendedBy().map(({ kind, reason }) => ({ kind, reason })),
       transport: this.opts.transport === undefined ? null : this.transport,
+      liveViewers: this.live.viewers,
     };
   }
 

@@ -16,6 +16,8 @@ export interface CameraReport {
   suspensions: { kind: SuspensionKind; reason: string }[];
   /** RTSP cameras: how RTP comes now; null for others. */
   transport: 'tcp' | 'udp' | null;
+  /** Live view tiles watching it now. */
+  liveViewers: number;
 }
 
 /**

@@ -69,6 +69,7 @@ export class LiveChannel implements LiveListener {
 
   add(viewer: LiveViewer): void {
     this.viewers.set(viewer, { waitingForKey: true });
+    this.feed.viewers = this.viewers.size;
     if (!this.unsubscribe) {
       this.unsubscribe = this.feed.subscribe(this); // calls caps() at once when the format is known
       return;
@@ -79,7 +80,9 @@ export class LiveChannel implements LiveListener {
   }
 
   remove(viewer: LiveViewer): void {
-    if (!this.viewers.delete(viewer) || this.viewers.size > 0) return;
+    if (!this.viewers.delete(viewer)) return;
+    this.feed.viewers = this.viewers.size;
+    if (this.viewers.size > 0) return;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.reset();
@@ -172,7 +175,10 @@ export class LiveChannel implements LiveListener {
       data: frame.data,
     });
     for (const [viewer, state] of this.viewers) {
-      if (viewer.backlog() > MAX_VIEWER_BACKLOG) state.waitingForKey = true;
+      if (viewer.backlog() > MAX_VIEWER_BACKLOG) {
+        state.waitingForKey = true;
+        continue;
+      }
       if (state.waitingForKey && !frame.keyframe) continue;
       state.waitingForKey = false;
       viewer.send(segment);

@@ -56,6 +56,8 @@ interface Watcher {
   session: Session;
   camera: string;
   started: number;
+  /** Its time is added to the session's once, when it ends. */
+  counted: boolean;
 }
 
 interface Throttle {
@@ -389,7 +391,7 @@ export class WebServer {
       channel = new LiveChannel(feed, this.opts.log.child({ camera: feed.camera }));
       this.channels.set(feed.camera, channel);
     }
-    const watcher: Watcher = { ws, session, camera: feed.camera, started: this.opts.clock.now() };
+    const watcher: Watcher = { ws, session, camera: feed.camera, started: this.opts.clock.now(), counted: false };
     const viewer = {
       send: (data: string | Buffer) => ws.send(data, { binary: typeof data !== 'string' }),
       backlog: () => ws.bufferedAmount,
@@ -402,10 +404,7 @@ export class WebServer {
       this.watchers.delete(watcher);
       live.remove(viewer);
       if (live.watching === 0) this.channels.delete(feed.camera);
-      const seconds = Math.round((this.opts.clock.now() - watcher.started) / 1000);
-      session.watched.set(feed.camera, (session.watched.get(feed.camera) ?? 0) + seconds);
-      // Watching live is not archival access: no notice to the Director, but on record here.
-      this.opts.log.info({ user: session.user, address: session.address, camera: feed.camera, seconds }, 'live view: stopped watching');
+      this.countWatched(watcher);
     });
     this.opts.log.info({ user: session.user, address: session.address, camera: feed.camera }, 'live view: watching');
     live.add(viewer);
@@ -421,7 +420,24 @@ export class WebServer {
   }
 
   private endWatching(session: Session, why: string): void {
-    for (const w of this.watchers) if (w.session === session) w.ws.close(4401, why.slice(0, 100));
+    for (const w of this.watchers) {
+      if (w.session !== session) continue;
+      this.countWatched(w); // now, so that the logout's audit entry has it
+      w.ws.close(4401, why.slice(0, 100));
+    }
+  }
+
+  /**
+   * Watching live is not archival access: no notice to the Director. But each viewing is
+   * on record: a log line with account, address, camera and length, and the session's
+   * total per camera in its logout's audit entry.
+   */
+  private countWatched(w: Watcher): void {
+    if (w.counted) return;
+    w.counted = true;
+    const seconds = Math.round((this.opts.clock.now() - w.started) / 1000);
+    w.session.watched.set(w.camera, (w.session.watched.get(w.camera) ?? 0) + seconds);
+    this.opts.log.info({ user: w.session.user, address: w.session.address, camera: w.camera, seconds }, 'live view: stopped watching');
   }
 }
 

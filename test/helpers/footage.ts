@@ -59,3 +59,13 @@ export function segmentPath(storeDir: string, file: string): string {
 export function recordedSeconds(r: Recordings): number {
   return r.segments.reduce((sum, s) => sum + (Date.parse(s.end) - Date.parse(s.start)), 0) / 1000;
 }
+
+/** Whether a media segment (moof + mdat, one trun) starts with a keyframe: its first sample's flags. */
+export function startsOnKeyframe(segment: Buffer): boolean {
+  if (segment.subarray(4, 8).toString() !== 'moof') return false;
+  const trun = segment.indexOf('trun') - 4;
+  if (trun < 0) return false;
+  // size, type, version/flags, sample count, data offset, then the first sample's duration, size, flags
+  const flags = segment.readUInt32BE(trun + 4 * 7);
+  return (flags & 0x00010000) === 0;
+}

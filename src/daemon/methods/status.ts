@@ -18,6 +18,7 @@ export function cameraStatus(c: CameraReport, pause: PauseRecord | undefined): C
     reason: c.reason,
     suspensions: c.suspensions,
     transport: c.transport,
+    liveViewers: c.liveViewers,
   };
 }
 
