@@ -19,7 +19,7 @@ export interface ElementNeed {
   /** The Debian package that installs its plugin. */
   pkg: string;
   /** What needs it: `tests` ones only the test suite (the camera simulator, fixtures). */
-  usedBy: 'recording' | 'stills' | 'test-pattern' | 'tests';
+  usedBy: 'recording' | 'stills' | 'live view' | 'test-pattern' | 'tests';
 }
 
 const need = (usedBy: ElementNeed['usedBy'], pkg: string, ...elements: string[]): ElementNeed[] => elements.map((element) => ({ element, pkg, usedBy }));
@@ -28,6 +28,11 @@ export const GST_ELEMENTS: readonly ElementNeed[] = [
   ...need('recording', 'libgstreamer1.0-0', 'tee', 'funnel', 'capsfilter', 'filesink'),
   ...need('recording', 'gstreamer1.0-plugins-good', 'rtspsrc', 'rtph264depay', 'rtph265depay', 'splitmuxsink', 'mp4mux', 'rtpjitterbuffer', 'udpsrc'),
   ...need('recording', 'gstreamer1.0-plugins-bad', 'h264parse', 'h265parse'),
+  ...need('recording', 'libgstreamer1.0-0', 'valve', 'queue', 'fdsink'),
+  ...need('recording', 'gstreamer1.0-plugins-bad', 'gdppay'),
+  ...need('live view', 'libgstreamer1.0-0', 'fdsrc'),
+  ...need('live view', 'gstreamer1.0-plugins-base', 'videorate', 'videoscale'),
+  ...need('live view', 'gstreamer1.0-plugins-bad', 'gdpdepay'),
   ...need('stills', 'libgstreamer1.0-0', 'filesrc'),
   ...need('stills', 'gstreamer1.0-plugins-base', 'decodebin', 'videoconvert', 'appsink'),
   ...need('stills', 'gstreamer1.0-plugins-good', 'qtdemux', 'jpegenc'),
