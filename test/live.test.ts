@@ -1,13 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
+import { testPatternPlan } from '../src/pipeline/description.js';
 import { GdpReader, type GdpPacket } from '../src/pipeline/gdp.js';
+import { createPipeline, type BusMessage, type GstPipeline } from '../src/pipeline/gst.js';
 import { JpegDecoder } from '../src/pipeline/jpegDecoder.js';
 import { LiveFeed } from '../src/pipeline/liveFeed.js';
 import { LiveChannel, type LiveViewer } from '../src/web/liveChannel.js';
-import { shortDir } from './helpers/daemon.js';
+import { ROOT, shortDir } from './helpers/daemon.js';
 import { ffmpegErrors, startsOnKeyframe } from './helpers/footage.js';
 
 // The live view's parts between the recording pipeline's live branch and the browser, fed
@@ -140,10 +142,13 @@ t.test('H.265: JPEGs of the picture, at most four a second, from a decoder that 
   const list = packets(gdpStream(dir, 'h265', 30));
   const pictures: Buffer[] = [];
   let decoder: JpegDecoder | undefined;
-  const channel = new LiveChannel(new LiveFeed('entrance', log), log, (onPicture) => {
-    decoder = new JpegDecoder(log, (jpeg) => {
-      pictures.push(jpeg);
-      onPicture(jpeg);
+  const channel = new LiveChannel(new LiveFeed('entrance', log), log, (handlers) => {
+    decoder = new JpegDecoder(log, {
+      picture: (jpeg) => {
+        pictures.push(jpeg);
+        handlers.picture(jpeg);
+      },
+      failed: (reason) => handlers.failed(reason),
     });
     return decoder;
   });
@@ -163,4 +168,124 @@ t.test('H.265: JPEGs of the picture, at most four a second, from a decoder that 
   t.equal(decoder?.running, true, 'the decoder runs while someone watches');
   channel.remove(tile);
   t.equal(decoder?.running, false, 'and is stopped with the last viewer');
+});
+
+/** A recording pipeline as libcamd builds it for a test-pattern camera, its live branch attached. */
+function recording(dir: string, frames?: number): { pipeline: GstPipeline; feed: LiveFeed; detach: () => void; bus: BusMessage[] } {
+  const plan = testPatternPlan({ name: 'lobby', enabled: true, source: { kind: 'test-pattern', width: 320, height: 240, fps: 10, codec: 'h264', pattern: 'ball' } }, 2);
+  const pipeline = createPipeline(plan.description);
+  const sink = pipeline.findChild('sink');
+  const src = pipeline.findChild('src');
+  if (!sink || !src) throw new Error('no sink');
+  sink['location'] = join(dir, '%05d.mp4');
+  if (frames !== undefined) src['num-buffers'] = frames;
+  const feed = new LiveFeed('lobby', log);
+  const detach = feed.attach(pipeline);
+  const bus: BusMessage[] = [];
+  pipeline.pollBus((m) => bus.push(m));
+  pipeline.play();
+  return { pipeline, feed, detach, bus };
+}
+
+const until = async (ok: () => boolean, ms: number): Promise<boolean> => {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (ok()) return true;
+  return ok();
+};
+
+t.test('the shut live branch passes EOS: a camera that ends its stream ends the run at once', async (t) => {
+  const dir = shortDir(t);
+  const { pipeline, detach, bus } = recording(dir, 15);
+  t.teardown(() => {
+    pipeline.stop();
+    detach();
+  });
+  t.ok(await until(() => bus.some((m) => m.type === 'eos'), 10_000), 'EOS reaches the bus though nobody watches (the recorder notices the camera ended, and stops cleanly)');
+  t.notOk(bus.some((m) => m.type === 'error'), 'with no error');
+});
+
+t.test('a failing viewer or live branch does not touch recording', async (t) => {
+  const dir = shortDir(t);
+  const { pipeline, feed, detach, bus } = recording(dir);
+  t.teardown(() => {
+    pipeline.stop();
+    detach();
+  });
+  let frames = 0;
+  feed.subscribe({ caps: () => undefined, event: () => undefined, frame: () => { throw new Error('a listener that breaks'); } });
+  feed.subscribe({ caps: () => undefined, event: () => undefined, frame: () => void (frames += 1) });
+  t.ok(await until(() => frames >= 10, 10_000), 'a listener that throws does not keep frames from the others');
+  feed.disable();
+  const segments = (): number => bus.filter((m) => m.name === 'splitmuxsink-fragment-closed').length;
+  t.ok(await until(() => segments() >= 2, 10_000), 'with the branch disabled, segments keep closing');
+  t.notOk(bus.some((m) => m.type === 'error'), 'and nothing failed');
+});
+
+t.test('stopping a watched camera after the event loop stalled does not hang libcamd', async (t) => {
+  // The writer end of the pipe must not block: stop() runs on Node's main thread, the only
+  // reader. A child process does it, so a hang fails this test instead of the suite.
+  const dir = shortDir(t);
+  const script = join(dir, 'stall.mjs');
+  writeFileSync(
+    script,
+    `import { createPipeline } from '${ROOT}/dist/pipeline/gst.js';
+import { testPatternPlan } from '${ROOT}/dist/pipeline/description.js';
+import { LiveFeed } from '${ROOT}/dist/pipeline/liveFeed.js';
+const log = { warn() {}, info() {}, debug() {}, error() {}, child() { return this; } };
+const plan = testPatternPlan({ name: 'x', enabled: true, source: { kind: 'test-pattern', width: 1280, height: 720, fps: 25, codec: 'h264', pattern: 'snow' } }, 2);
+const p = createPipeline(plan.description.replace('x264enc ', 'x264enc bitrate=8000 '));
+p.findChild('sink').location = '${dir}/%05d.mp4';
+const feed = new LiveFeed('x', log);
+const detach = feed.attach(p);
+feed.subscribe({ caps() {}, event() {}, frame() {} });
+p.play();
+await new Promise((r) => setTimeout(r, 2000));
+const end = Date.now() + 3000; while (Date.now() < end) {} // 3 s without reading the pipe
+p.stop();
+detach();
+console.log('stopped');
+process.exit(0);
+`,
+  );
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.stdout.trim(), 'stopped', `the pipeline stopped (exit ${r.status ?? r.signal})`);
+});
+
+t.test('H.265: a decoder that fails starts again at a keyframe, later each time, and leaks no descriptor', async (t) => {
+  const dir = shortDir(t);
+  const list = packets(gdpStream(dir, 'h265', 30));
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  let now = 0;
+  let starts = 0;
+  let pictures = 0;
+  const channel = new LiveChannel(
+    new LiveFeed('entrance', log),
+    log,
+    (handlers) =>
+      new JpegDecoder(log, { picture: (jpeg) => { pictures += 1; handlers.picture(jpeg); }, failed: (reason) => handlers.failed(reason) }, (description) => {
+        starts += 1;
+        if (starts <= 2) throw new Error('no element "avdec_h265"'); // a box without gst-libav, twice
+        return createPipeline(description);
+      }),
+    () => now,
+  );
+  const tile = viewer();
+  channel.add(tile);
+  const frames = list.filter((p) => p.kind === 'buffer');
+  feed(channel, list.filter((p) => p.kind !== 'buffer'));
+  t.equal(starts, 1, 'the first start failed');
+  feed(channel, frames.slice(0, 12));
+  t.equal(starts, 1, 'no new start before its wait is over (2 s)');
+  now = 2_000;
+  feed(channel, frames.slice(12, 21));
+  t.equal(starts, 2, 'the next start waits for a keyframe once the wait is over, and fails too');
+  now = 5_000;
+  feed(channel, frames.slice(21, 30));
+  t.equal(starts, 2, 'the wait doubles (4 s)');
+  now = 6_100;
+  feed(channel, frames); // the camera's next GOPs
+  t.equal(starts, 3, 'then it starts');
+  t.ok(await until(() => pictures > 0, 10_000), 'and sends pictures');
+  channel.remove(tile);
+  t.ok(await until(() => fds() <= before, 5_000), `no descriptor left behind (${before} before, ${fds()} after)`);
 });

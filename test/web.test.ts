@@ -54,6 +54,8 @@ interface Live {
   status: number;
   body: string;
   ws?: WebSocket;
+  /** Everything it was sent, from the first message on. */
+  messages: (string | Buffer)[];
 }
 
 /** Asks for a camera's live picture as a tile does: a WebSocket to /live/<camera>, with the page's Origin unless told otherwise. */
@@ -66,22 +68,18 @@ function openLive(path: string, opts: { cookie?: string; origin?: string | null;
       ...(origin ? { origin } : {}),
       ...(opts.from ? { localAddress: opts.from } : {}),
     });
+    const messages: (string | Buffer)[] = [];
+    ws.on('message', (data: Buffer, binary: boolean) => messages.push(binary ? data : data.toString()));
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString('latin1')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, messages }));
     });
-    ws.on('open', () => resolve({ status: 101, body: '', ws }));
+    ws.on('open', () => resolve({ status: 101, body: '', ws, messages }));
     ws.on('error', reject);
   });
 }
 
-/** Everything a live WebSocket is sent for `ms`. */
-function collect(ws: WebSocket, ms: number): Promise<(string | Buffer)[]> {
-  const got: (string | Buffer)[] = [];
-  ws.on('message', (data: Buffer, binary: boolean) => got.push(binary ? data : data.toString()));
-  return sleep(ms).then(() => got);
-}
 
 const viewers = (camera: string): number => {
   const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
@@ -270,7 +268,13 @@ t.test('live H.264: two viewers at once, each from a keyframe; closing frees the
   const wsA = a.ws;
   const wsB = b.ws;
   if (!wsA || !wsB) return;
-  const [gotA, gotB] = await Promise.all([collect(wsA, 3000), collect(wsB, 3000)]);
+  t.teardown(() => {
+    wsA.terminate();
+    wsB.terminate();
+  });
+  await sleep(3000);
+  const gotA = a.messages;
+  const gotB = b.messages;
   t.equal(viewers('lobby'), 2, 'status shows two live viewers');
   for (const [name, got] of [['first', gotA], ['second', gotB]] as const) {
     t.match(JSON.parse(String(got[0])), { type: 'mp4', mime: /^video\/mp4; codecs="avc1\.[0-9a-f]{6}"$/ }, `${name}: told the MIME type`);
@@ -281,8 +285,9 @@ t.test('live H.264: two viewers at once, each from a keyframe; closing frees the
   }
   wsA.close();
   await waitUntil('one viewer left', () => viewers('lobby') === 1, 10_000);
-  const gotB2 = await collect(wsB, 1000);
-  t.ok(gotB2.length >= 5, 'the other viewer keeps its picture');
+  const before = gotB.length;
+  await sleep(1000);
+  t.ok(gotB.length - before >= 5, 'the other viewer keeps its picture');
   wsB.close();
   await waitUntil('the branch is shut again', () => viewers('lobby') === 0, 10_000);
   t.pass('the last viewer closing shuts the live branch');
@@ -298,6 +303,7 @@ t.test('a live picture ends with its session', async (t) => {
   const live = await openLive('/live/lobby', { cookie });
   const ws = live.ws;
   if (!ws) return t.fail('no WebSocket');
+  t.teardown(() => ws.terminate());
   const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
   await sleep(500);
   await ask('POST', '/logout', { cookie });
@@ -355,4 +361,52 @@ t.test('in Chromium: the H.264 tile plays the camera live, the H.265 tile refres
   await page.close();
   await waitUntil('closing the tab frees both branches', () => viewers('lobby') === 0 && viewers('entrance') === 0, 10_000);
   t.pass('closing the tab frees the live branches');
+});
+
+t.test('removing an account closes its live pictures and records the session\'s end with what it watched', async (t) => {
+  cli(['staff', 'add', 'night-desk'], { socket: daemon.socket, input: `${password}\n${password}\n` });
+  const cookie = cookieFrom(await login('night-desk', password));
+  const live = await openLive('/live/lobby', { cookie });
+  const ws = live.ws;
+  if (!ws) return t.fail('no WebSocket');
+  t.teardown(() => ws.terminate());
+  const closed = new Promise<number>((resolve) => ws.on('close', (code: number) => resolve(code)));
+  await sleep(1500);
+  t.equal(cli(['staff', 'remove', 'night-desk'], { socket: daemon.socket }).status, 0);
+  t.equal(await closed, 4401, 'the picture closes at once');
+  await waitUntil('the end is audited', () => audit('web.session-end').some((e) => e.subject === 'night-desk'), 10_000);
+  t.match(audit('web.session-end').find((e) => e.subject === 'night-desk'), { details: { reason: 'account changed', watched: { lobby: Number } } }, 'with the reason and the seconds watched per camera');
+});
+
+t.test('in Chromium: a tile whose video breaks starts over by itself', async (t) => {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  let opened = 0;
+  let binary = 0;
+  // Between the page and libcamd: the 30th frame of the first connection arrives corrupt.
+  await page.routeWebSocket(/\/live\/lobby$/, (ws) => {
+    opened += 1;
+    const first = opened === 1;
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (typeof m !== 'string' && first && ++binary === 30) {
+        const broken = Buffer.from(m);
+        broken.fill(0x41, 8);
+        ws.send(broken);
+      } else ws.send(m);
+    });
+  });
+  await page.goto(`https://127.0.0.1:${port}/login`);
+  await page.fill('input[name=user]', 'reading-room');
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await waitUntil('a second connection', () => opened >= 2, 20_000);
+  t.pass('the tile noticed the broken video and reconnected');
+  await page.waitForFunction(() => {
+    const v = document.querySelector<HTMLVideoElement>('[data-camera=lobby] video');
+    return v !== null && v.error === null && v.currentTime > 1;
+  }, undefined, { timeout: 20_000 });
+  t.pass('and plays again');
 });

@@ -13,6 +13,7 @@ const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)');
 const closeCall = libc.func('int close(int fd)');
 
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
 const F_SETPIPE_SZ = 1031;
 /**
  * A pipe holds 64 KiB by default: a 1080p keyframe is bigger, so its writer would wait on
@@ -25,10 +26,16 @@ export interface Pipe {
   write: number;
 }
 
-/** A pipe whose ends are closed on exec (nothing libcamd starts inherits them). */
+/**
+ * A pipe whose ends are closed on exec (nothing libcamd starts inherits them) and never
+ * block. That matters for the end GStreamer holds: fdsink and fdsrc wait in a GstPoll that
+ * stopping the pipeline interrupts, whereas a blocking write into a full pipe would wait
+ * for Node to read it — and Node's main thread is the one stopping the pipeline, so a
+ * camera torn down after the event loop stalled for a second would hang libcamd for good.
+ */
 export function openPipe(): Pipe {
   const fds = [-1, -1];
-  if (pipe2(fds, O_CLOEXEC) !== 0) {
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) !== 0) {
     const n = koffi.errno();
     const code = Object.entries(constants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
     throw Object.assign(new Error(`pipe2: ${code}`), { code });

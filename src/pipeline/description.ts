@@ -20,7 +20,8 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * camera's audio never reaches the muxer (policy §1).
  *
  * The tee's second branch is the live view's (src/pipeline/liveFeed.ts): a valve, shut
- * unless someone watches, then a leaky queue (a slow viewer loses live frames, never
+ * unless someone watches (it still passes sticky events, EOS among them: a pipeline whose
+ * sinks never see EOS never ends, and stopping would wait for nothing), then a leaky queue (a slow viewer loses live frames, never
  * recording) and gdppay into an fdsink whose descriptor, a pipe to Node, is set per run.
  * It is codec-blind: whatever the camera sends, the branch only passes it on, so a caps
  * change mid-stream cannot fail it and take recording down with it.
@@ -47,6 +48,8 @@ const SPLIT_SLACK_NS = 500_000_000;
 /** Names of the live branch's elements, for src/pipeline/liveFeed.ts. */
 export const LIVE_VALVE = 'liveValve';
 export const LIVE_SINK = 'liveSink';
+/** Every element of the live branch: an error from one of them is the live view's, not the recording's. */
+export const LIVE_ELEMENTS: readonly string[] = [LIVE_VALVE, 'liveQueue', 'livePay', LIVE_SINK];
 /** The most the live branch's queue holds before it drops the oldest frames. */
 const LIVE_QUEUE_NS = 2_000_000_000;
 
@@ -56,9 +59,9 @@ function recordingTail(segmentSeconds: number): string {
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +
-    `live. ! valve name=${LIVE_VALVE} drop=true ` +
-    `! queue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=${LIVE_QUEUE_NS} ` +
-    `! gdppay ! fdsink name=${LIVE_SINK} sync=false async=false`
+    `live. ! valve name=${LIVE_VALVE} drop=true drop-mode=forward-sticky-events ` +
+    `! queue name=liveQueue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=${LIVE_QUEUE_NS} ` +
+    `! gdppay name=livePay ! fdsink name=${LIVE_SINK} sync=false async=false`
   );
 }
 

@@ -17,6 +17,8 @@ const PAYLOAD_BUFFER = 1;
 const PAYLOAD_CAPS = 2;
 /** GST_BUFFER_FLAG_DELTA_UNIT: the buffer is not a keyframe. */
 const FLAG_DELTA_UNIT = 0x2000;
+/** GST_BUFFER_FLAG_DISCONT: something was lost before it. */
+const FLAG_DISCONT = 0x0040;
 const TIME_NONE = 0xffffffffffffffffn;
 /** Larger than any frame a camera sends: a length beyond it means the stream is not GDP. */
 export const MAX_PAYLOAD_BYTES = 64 << 20;
@@ -27,6 +29,8 @@ export interface GdpBuffer {
   pts: bigint | undefined;
   dts: bigint | undefined;
   keyframe: boolean;
+  /** Frames were dropped before this one (the valve opened, the leaky queue overflowed). */
+  discont: boolean;
   data: Buffer;
   /** The whole packet as read, header included: to hand on to another pipeline's gdpdepay. */
   raw: Buffer;
@@ -87,6 +91,7 @@ export class GdpReader {
           pts: time(header.readBigUInt64BE(10)),
           dts: time(header.readBigUInt64BE(44)),
           keyframe: (header.readUInt16BE(42) & FLAG_DELTA_UNIT) === 0,
+          discont: (header.readUInt16BE(42) & FLAG_DISCONT) !== 0,
           data: payload,
           raw: packet,
         });

@@ -12,9 +12,10 @@ const JPEG_WIDTH = 640;
 const MAX_BACKLOG_BYTES = 4 << 20;
 
 // gdpdepay restores the frames with their caps and times; the decoder runs at the stream's
-// pace, videorate keeps JPEG_RATE of its pictures, and only those are scaled and encoded.
+// pace on one thread (a viewer must not take the cores recording needs), videorate keeps
+// JPEG_RATE of its pictures, and only those are scaled and encoded.
 const DESCRIPTION =
-  'fdsrc name=src ! gdpdepay ! h265parse ! avdec_h265 ' +
+  'fdsrc name=src ! gdpdepay ! h265parse ! avdec_h265 max-threads=1 ' +
   `! videorate drop-only=true max-rate=${JPEG_RATE} ! videoscale ! video/x-raw,width=${JPEG_WIDTH},pixel-aspect-ratio=1/1 ` +
   '! videoconvert ! jpegenc quality=75 ! gdppay ! fdsink name=out sync=false';
 
@@ -25,9 +26,16 @@ const DESCRIPTION =
  * recording pipeline's live branch gave (the GDP packets as they came) through one pipe and
  * reads JPEGs back through another: no libuv pool thread waits on either.
  */
+export interface JpegHandlers {
+  picture(jpeg: Buffer): void;
+  /** The decoder stopped by itself (its pipeline failed): it sends nothing more. */
+  failed(reason: string): void;
+}
+
 export class JpegDecoder {
   private pipeline: GstPipeline | undefined;
   private input: Socket | undefined;
+  private output: Socket | undefined;
   /** The pipe ends fdsrc and fdsink use: GStreamer does not close them. */
   private gstEnds: number[] = [];
   /** Dropping frames until the next keyframe: the decoder fell behind. */
@@ -35,7 +43,7 @@ export class JpegDecoder {
 
   constructor(
     private readonly log: Logger,
-    private readonly onPicture: (jpeg: Buffer) => void,
+    private readonly handlers: JpegHandlers,
     private readonly create: (description: string) => GstPipeline = createPipeline,
   ) {}
 
@@ -43,31 +51,53 @@ export class JpegDecoder {
   start(prelude: Buffer): void {
     if (this.pipeline) this.stop();
     const into = openPipe();
-    const out = openPipe();
+    let out;
+    let pipeline: GstPipeline;
+    try {
+      out = openPipe();
+      pipeline = this.create(DESCRIPTION);
+    } catch (err) {
+      for (const fd of [into.read, into.write, out?.read, out?.write]) if (fd !== undefined) closeDescriptor(fd);
+      throw err;
+    }
+    // From here every descriptor has an owner that stop() closes.
     this.gstEnds.push(into.read, out.write);
-    const pipeline = this.create(DESCRIPTION);
     const src = pipeline.findChild('src');
     const sink = pipeline.findChild('out');
-    if (!src || !sink) throw new Error('the JPEG pipeline lacks its source or sink');
+    if (!src || !sink) {
+      closeDescriptor(into.write);
+      closeDescriptor(out.read);
+      for (const fd of this.gstEnds.splice(0)) closeDescriptor(fd);
+      throw new Error('the JPEG pipeline lacks its source or sink');
+    }
     src['fd'] = into.read;
     sink['fd'] = out.write;
     this.input = new Socket({ fd: into.write, readable: false, writable: true });
     this.input.on('error', (err) => this.log.debug({ err }, 'JPEG decoder input closed'));
     const output = new Socket({ fd: out.read, readable: true, writable: false });
+    this.output = output;
     const reader = new GdpReader();
+    const fail = (reason: string): void => {
+      if (this.pipeline !== pipeline) return;
+      this.stop();
+      this.handlers.failed(reason);
+    };
     output.on('data', (chunk: Buffer) => {
+      if (this.pipeline !== pipeline) return;
+      let packets;
       try {
-        for (const packet of reader.push(chunk)) if (packet.kind === 'buffer') this.onPicture(packet.data);
+        packets = reader.push(chunk);
       } catch (err) {
         this.log.warn({ err }, 'the JPEG decoder sent something unreadable');
-        this.stop();
+        return fail('the decoder sent something unreadable');
       }
+      for (const packet of packets) if (packet.kind === 'buffer') this.handlers.picture(packet.data);
     });
     output.on('error', (err) => this.log.debug({ err }, 'JPEG decoder output closed'));
     pipeline.pollBus((message) => {
       if (message.type === 'error' && this.pipeline === pipeline) {
-        this.log.warn({ error: message.message, debug: message.debug }, 'the live JPEG decoder failed; it restarts with the next viewer');
-        this.stop();
+        this.log.warn({ error: message.message, debug: message.debug }, 'the live JPEG decoder failed');
+        fail(message.message ?? 'the decoder failed');
       }
     });
     this.pipeline = pipeline;
@@ -103,6 +133,8 @@ export class JpegDecoder {
     // and the output's reader ends with what is left.
     this.input?.destroy();
     this.input = undefined;
+    this.output?.destroy(); // nothing an old decoder left reaches the viewers
+    this.output = undefined;
     for (const fd of this.gstEnds.splice(0)) closeDescriptor(fd);
     if (pipeline) collectSoon();
   }

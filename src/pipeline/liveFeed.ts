@@ -58,19 +58,25 @@ export class LiveFeed {
     }
     const { read, write } = pipe;
     sink['fd'] = write;
+    // The read end stays open until the run is over, whatever happens here: closed early,
+    // fdsink's next write would fail with EPIPE, and its error would stop the recording.
+    // What cannot be used is read and dropped.
     const socket = new Socket({ fd: read, readable: true, writable: false });
     const reader = new GdpReader();
     socket.on('data', (chunk: Buffer) => {
-      if (this.valve !== valve) return; // what an ended run left in the pipe
+      if (this.valve !== valve) return; // what an ended or disabled run left in the pipe
+      let packets;
       try {
-        for (const packet of reader.push(chunk)) {
-          if (packet.kind === 'caps') this.onCaps(packet.caps, packet.raw);
-          else if (packet.kind === 'buffer') for (const listener of this.listeners) listener.frame(packet);
-          else this.onEvent(packet.event, packet.raw);
-        }
+        packets = reader.push(chunk);
       } catch (err) {
         this.log.warn({ err }, 'live branch sent something unreadable; no live picture until the next run');
-        socket.destroy();
+        this.disable();
+        return;
+      }
+      for (const packet of packets) {
+        if (packet.kind === 'caps') this.onCaps(packet.caps, packet.raw);
+        else if (packet.kind === 'buffer') this.each((listener) => listener.frame(packet));
+        else this.onEvent(packet.event, packet.raw);
       }
     });
     socket.on('error', (err) => this.log.warn({ err }, 'live branch pipe failed'));
@@ -83,6 +89,26 @@ export class LiveFeed {
       if (this.valve === valve) this.valve = undefined;
       closeDescriptor(write); // the reader sees end-of-file after what is left, then closes its end
     };
+  }
+
+  /**
+   * Shuts this run's live branch for good (until the next run): its data could not be read,
+   * or one of its elements failed. Recording goes on; viewers see no new frames.
+   */
+  disable(): void {
+    if (this.valve) this.valve['drop'] = true;
+    this.valve = undefined;
+  }
+
+  /** Calls every listener; one that throws is logged and does not keep the others from frames. */
+  private each(call: (listener: LiveListener) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        call(listener);
+      } catch (err) {
+        this.log.error({ err }, 'live view listener failed');
+      }
+    }
   }
 
   /** Starts taking frames: the valve opens with the first listener. Returns how to stop. */
@@ -107,7 +133,7 @@ export class LiveFeed {
     if (this.lastCaps?.caps === caps) return; // the valve passes the same caps again on each opening
     this.lastCaps = { caps, raw };
     const prelude = this.prelude(raw);
-    for (const listener of this.listeners) listener.caps(caps, prelude);
+    this.each((listener) => listener.caps(caps, prelude));
   }
 
   private prelude(caps: Buffer): Buffer {
@@ -120,7 +146,7 @@ export class LiveFeed {
     else if (event === EVENT_SEGMENT) {
       if (this.segment?.equals(raw)) return; // passed again on each opening of the valve
       this.segment = raw;
-      for (const listener of this.listeners) listener.event(raw);
+      this.each((listener) => listener.event(raw));
     }
   }
 }

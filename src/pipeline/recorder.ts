@@ -8,7 +8,7 @@ import type { GapEntry, SegmentStore } from '../store/segments.js';
 import { SUSPENSION_KINDS, type CameraReport, type CameraRuntime, type CameraState, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { TransportMode } from '../config/types.js';
-import type { PipelinePlan, Transport } from './description.js';
+import { LIVE_ELEMENTS, type PipelinePlan, type Transport } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
 import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 import { LiveFeed } from './liveFeed.js';
@@ -328,6 +328,12 @@ export class Recorder implements CameraRuntime {
         else if (message.name === 'splitmuxsink-fragment-closed') this.onClosed(run, message);
         break;
       case 'error':
+        if (LIVE_ELEMENTS.includes(message._src_element_name ?? '')) {
+          // The live view's branch, not the recording: it is shut for this run.
+          this.log.warn({ element: message._src_element_name, error: message.message ?? '' }, 'live view branch failed; no live picture until the next run');
+          this.live.disable();
+          break;
+        }
         this.log.warn({ error: redactUrls(message.message ?? ''), debug: redactUrls(message.debug ?? '') }, 'pipeline error');
         if (this.codec && /not-linked/.test(message.debug ?? '')) {
           // Nothing matched the codec of the last recording: the camera was reconfigured.

@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { GdpBuffer } from '../pipeline/gdp.js';
-import { JPEG_RATE, JpegDecoder } from '../pipeline/jpegDecoder.js';
+import { JPEG_RATE, JpegDecoder, type JpegHandlers } from '../pipeline/jpegDecoder.js';
 import type { LiveFeed, LiveListener } from '../pipeline/liveFeed.js';
 import { h264Format, initSegment, mediaSegment, TIMESCALE } from './fmp4.js';
 
@@ -52,11 +52,16 @@ export class LiveChannel implements LiveListener {
   // H.265
   private decoder: JpegDecoder | undefined;
   private lastPicture: Buffer | undefined;
+  /** What a new decoder is fed first: stream-start, caps, segment (and a later segment). */
+  private prelude: Buffer[] = [];
+  private decoderFailures = 0;
+  private decoderRetryAt = 0;
 
   constructor(
     private readonly feed: LiveFeed,
     private readonly log: Logger,
-    private readonly makeDecoder: (onPicture: (jpeg: Buffer) => void) => JpegDecoder = (onPicture) => new JpegDecoder(log, onPicture),
+    private readonly makeDecoder: (handlers: JpegHandlers) => JpegDecoder = (handlers) => new JpegDecoder(log, handlers),
+    private readonly now: () => number = Date.now,
   ) {}
 
   get camera(): string {
@@ -97,12 +102,10 @@ export class LiveChannel implements LiveListener {
       this.hello = { type: 'mp4', mime: format.mime };
     } else if (/^video\/x-h265\b/.test(caps)) {
       this.hello = { type: 'jpeg', why: H265_WHY, perSecond: JPEG_RATE };
-      this.decoder = this.makeDecoder((jpeg) => this.picture(jpeg));
-      try {
-        this.decoder.start(prelude);
-      } catch (err) {
-        this.log.warn({ err }, 'cannot start the live JPEG decoder');
-      }
+      this.prelude = [prelude];
+      this.decoderFailures = 0;
+      this.decoderRetryAt = 0;
+      this.startDecoder();
     } else {
       const kind = /^[^,]*/.exec(caps)?.[0] ?? 'unknown';
       this.hello = { type: 'unsupported', why: `the camera sends ${kind}, which the live view cannot show` };
@@ -115,17 +118,48 @@ export class LiveChannel implements LiveListener {
   }
 
   event(raw: Buffer): void {
+    if (this.hello?.type !== 'jpeg') return;
+    this.prelude = [this.prelude[0] ?? Buffer.alloc(0), raw]; // a decoder started later needs the newest segment
     this.decoder?.event(raw);
   }
 
   frame(frame: GdpBuffer): void {
-    if (this.decoder) this.decoder.push(frame);
-    else if (this.init) this.mp4Frame(frame);
+    if (this.hello?.type === 'jpeg') {
+      // A decoder that failed is started again at a keyframe, waiting longer after each failure.
+      if (!this.decoder && frame.keyframe && this.now() >= this.decoderRetryAt) this.startDecoder();
+      this.decoder?.push(frame);
+    } else if (this.init) this.mp4Frame(frame);
+  }
+
+  private startDecoder(): void {
+    const decoder: JpegDecoder = this.makeDecoder({
+      picture: (jpeg) => {
+        if (this.decoder === decoder) this.picture(jpeg);
+      },
+      failed: (reason) => this.decoderFailed(decoder, reason),
+    });
+    this.decoder = decoder;
+    try {
+      decoder.start(Buffer.concat(this.prelude));
+    } catch (err) {
+      this.decoderFailed(decoder, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private decoderFailed(decoder: JpegDecoder, reason: string): void {
+    if (this.decoder !== decoder) return;
+    decoder.stop();
+    this.decoder = undefined;
+    this.decoderFailures += 1;
+    const waitMs = Math.min(60_000, 1000 * 2 ** this.decoderFailures);
+    this.decoderRetryAt = this.now() + waitMs;
+    this.log.warn({ reason, retryInMs: waitMs }, 'live JPEG decoder failed; starting it again');
   }
 
   private reset(): void {
     this.decoder?.stop();
     this.decoder = undefined;
+    this.prelude = [];
     this.lastPicture = undefined;
     this.hello = undefined;
     this.init = undefined;
@@ -174,6 +208,8 @@ export class LiveChannel implements LiveListener {
       keyframe: frame.keyframe,
       data: frame.data,
     });
+    // Frames were lost before this one: what follows cannot be decoded until a keyframe.
+    if (frame.discont && !frame.keyframe) for (const state of this.viewers.values()) state.waitingForKey = true;
     for (const [viewer, state] of this.viewers) {
       if (viewer.backlog() > MAX_VIEWER_BACKLOG) {
         state.waitingForKey = true;
@@ -186,6 +222,7 @@ export class LiveChannel implements LiveListener {
   }
 
   private picture(jpeg: Buffer): void {
+    this.decoderFailures = 0;
     this.lastPicture = jpeg;
     for (const viewer of this.viewers.keys()) if (viewer.backlog() <= MAX_VIEWER_BACKLOG) viewer.send(jpeg);
   }

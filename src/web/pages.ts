@@ -126,8 +126,14 @@ function startLive(t) {
   };
   ws.onclose = () => {
     t.ws = null;
+    if (t.sink) { t.sink.close(); t.sink = null; }
     if (t.recording) t.retry = setTimeout(() => { t.retry = null; if (t.recording) startLive(t); }, 2000);
   };
+}
+// A picture that cannot go on (a decode error, a lost append) starts over: the socket is
+// closed and the tile reconnects, to a new init segment and the next keyframe.
+function restart(t) {
+  if (t.ws) t.ws.close();
 }
 function mp4Sink(t, mime) {
   const video = document.createElement('video');
@@ -140,16 +146,21 @@ function mp4Sink(t, mime) {
     return { data() {}, close() {} };
   }
   const ms = new MediaSource();
-  const url = URL.createObjectURL(ms);
+  let url = URL.createObjectURL(ms);
   video.src = url;
   const queue = [];
   let sb = null;
   let closed = false;
+  const fail = () => { if (!closed) restart(t); };
+  video.addEventListener('error', fail);
+  ms.addEventListener('sourceended', fail);
   ms.addEventListener('sourceopen', () => {
     URL.revokeObjectURL(url);
-    sb = ms.addSourceBuffer(mime);
+    url = null;
+    try { sb = ms.addSourceBuffer(mime); } catch (e) { fail(); return; }
     sb.mode = 'segments';
     sb.addEventListener('updateend', pump);
+    sb.addEventListener('error', fail);
     pump();
   });
   // Live, not a recording: stay within a second of the newest frame, keep 30 s at most.
@@ -165,12 +176,19 @@ function mp4Sink(t, mime) {
     }
     const next = queue.shift();
     if (next) {
-      try { sb.appendBuffer(next); t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1); } catch (e) { queue.length = 0; }
+      try { sb.appendBuffer(next); t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1); } catch (e) { fail(); }
     }
   }
   return {
-    data(buf) { queue.push(buf); pump(); },
-    close() { closed = true; queue.length = 0; video.removeAttribute('src'); video.load(); },
+    // More than ten seconds waiting to be appended: this tile cannot keep up; start over.
+    data(buf) { queue.push(buf); if (queue.length > 300) fail(); else pump(); },
+    close() {
+      closed = true;
+      queue.length = 0;
+      if (url) URL.revokeObjectURL(url);
+      video.removeAttribute('src');
+      video.load();
+    },
   };
 }
 function jpegSink(t) {
@@ -178,13 +196,28 @@ function jpegSink(t) {
   img.alt = t.name + ', live';
   t.pic.replaceChildren(img);
   let shown = null;
+  let loading = null;
   return {
+    // One picture loads at a time: one that comes meanwhile is skipped (a slow screen
+    // shows fewer pictures, and keeps no more than two in memory).
     data(buf) {
+      if (loading) return;
       const url = URL.createObjectURL(new Blob([buf], { type: 'image/jpeg' }));
-      img.onload = () => { if (shown) URL.revokeObjectURL(shown); shown = url; t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1); };
+      loading = url;
+      img.onload = () => {
+        if (shown) URL.revokeObjectURL(shown);
+        shown = url;
+        loading = null;
+        t.el.dataset.pictures = String(Number(t.el.dataset.pictures) + 1);
+      };
+      img.onerror = () => { URL.revokeObjectURL(url); loading = null; };
       img.src = url;
     },
-    close() { if (shown) URL.revokeObjectURL(shown); shown = null; },
+    close() {
+      for (const u of [shown, loading]) if (u) URL.revokeObjectURL(u);
+      shown = loading = null;
+      img.onload = img.onerror = null;
+    },
   };
 }
 async function refresh() {

@@ -42,6 +42,7 @@ export interface WebOptions {
 }
 
 interface Session {
+  token: string;
   user: string;
   address: string;
   created: number;
@@ -58,6 +59,9 @@ interface Watcher {
   started: number;
   /** Its time is added to the session's once, when it ends. */
   counted: boolean;
+  /** Answered the last ping (a browser that went away without closing does not). */
+  alive: boolean;
+  pinged: number;
 }
 
 interface Throttle {
@@ -86,8 +90,10 @@ const MAX_ENTRIES = 10_000;
 const MAX_FORM_BYTES = 4096;
 /** Connections at once: each tile watching a camera holds one (16 cameras x 8 browsers, and their pages). */
 const MAX_CONNECTIONS = 256;
-/** Tiles one session may watch at once. */
-const MAX_WATCHERS_PER_SESSION = 32;
+/** Tiles one account may watch at once, all its sessions together (8 screens of 8 cameras). */
+const MAX_WATCHERS_PER_USER = 64;
+/** A live picture whose browser has not answered a ping for this long is closed. */
+const PING_MS = 30_000;
 /** How often open live pictures are checked against their session (expired, logged out, account removed). */
 const WATCH_CHECK_MS = 5_000;
 
@@ -179,6 +185,7 @@ export class WebServer {
     this.server = undefined;
     if (!server) return;
     clearInterval(this.watchTimer);
+    for (const [token, s] of this.sessions) this.endSession(token, s, 'libcamd stopped');
     for (const w of this.watchers) w.ws.terminate();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Every connection, mid-handshake too: none may hold the daemon's shutdown.
@@ -233,8 +240,7 @@ export class WebServer {
     if (!token || !session) return undefined;
     const now = this.opts.clock.now();
     if (this.expired(session, now)) {
-      this.sessions.delete(token);
-      this.opts.log.info({ user: session.user, minutes: Math.round((now - session.created) / 60_000) }, 'live view session expired');
+      this.endSession(token, session, this.idle(session, now) ? 'idle' : 'too old');
       return undefined;
     }
     session.seen = now;
@@ -316,16 +322,35 @@ export class WebServer {
     this.pairThrottle.delete(pair);
     this.accountThrottle.delete(user);
     this.addressThrottle.delete(address);
-    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.sessions.delete(token);
+    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
     if (this.sessions.size >= MAX_ENTRIES) return this.send(res, 503, 'text/plain', '503 too many sessions\n');
     const token = randomBytes(32).toString('base64url');
-    this.sessions.set(token, { user: account.user, address, created: now, seen: now, watched: new Map() });
+    this.sessions.set(token, { token, user: account.user, address, created: now, seen: now, watched: new Map() });
     await this.opts.audit({ actor: { user: 'libcamd', uid: null }, action: 'web.login', subject: account.user, details: { address } });
     this.send(res, 303, 'text/plain', 'logged in\n', { Location: '/', 'Set-Cookie': `${COOKIE}=${token}; HttpOnly; Secure; SameSite=Strict; Path=/` });
   }
 
   private expired(s: Session, now: number): boolean {
-    return now - s.seen > this.opts.sessionIdleMs || now - s.created > this.opts.sessionMaxMs;
+    return this.idle(s, now) || now - s.created > this.opts.sessionMaxMs;
+  }
+
+  private idle(s: Session, now: number): boolean {
+    return now - s.seen > this.opts.sessionIdleMs;
+  }
+
+  /**
+   * Ends a session other than by logout (idle, too old, its account changed, libcamd
+   * stopping): its pictures close, and the audit trail has its end with what it watched,
+   * as a logout's entry does. Closing the browser without logging out is the usual end.
+   */
+  private endSession(token: string, s: Session, reason: string): void {
+    if (!this.sessions.delete(token)) return;
+    this.endWatching(s, reason);
+    const minutes = Math.round((this.opts.clock.now() - s.created) / 60_000);
+    this.opts.log.info({ user: s.user, minutes, reason }, 'live view session ended');
+    this.opts
+      .audit({ actor: { user: 'libcamd', uid: null }, action: 'web.session-end', subject: s.user, details: { address: s.address, reason, minutes, watched: Object.fromEntries(s.watched) } })
+      .catch((err: unknown) => this.opts.log.error({ err }, 'cannot audit the end of a live view session'));
   }
 
   private async logout(req: IncomingMessage, res: ServerResponse, session: Session): Promise<void> {
@@ -339,13 +364,7 @@ export class WebServer {
   }
 
   private endSessions(user: string, why: string): void {
-    for (const [token, s] of this.sessions) {
-      if (s.user === user) {
-        this.sessions.delete(token);
-        this.endWatching(s, why);
-        this.opts.log.info({ user, why }, 'live view session ended');
-      }
-    }
+    for (const [token, s] of this.sessions) if (s.user === user) this.endSession(token, s, why);
   }
 
   /**
@@ -380,8 +399,8 @@ export class WebServer {
     const feed = camera === undefined ? undefined : this.opts.live(camera);
     if (camera === undefined || !feed) return refuse(404, 'Not Found');
     let mine = 0;
-    for (const w of this.watchers) if (w.session === session) mine += 1;
-    if (mine >= MAX_WATCHERS_PER_SESSION) return refuse(429, 'Too Many Requests');
+    for (const w of this.watchers) if (w.session.user === session.user) mine += 1;
+    if (mine >= MAX_WATCHERS_PER_USER) return refuse(429, 'Too Many Requests');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.watch(ws, session, feed));
   }
 
@@ -391,7 +410,9 @@ export class WebServer {
       channel = new LiveChannel(feed, this.opts.log.child({ camera: feed.camera }));
       this.channels.set(feed.camera, channel);
     }
-    const watcher: Watcher = { ws, session, camera: feed.camera, started: this.opts.clock.now(), counted: false };
+    const now = this.opts.clock.now();
+    const watcher: Watcher = { ws, session, camera: feed.camera, started: now, counted: false, alive: true, pinged: now };
+    ws.on('pong', () => (watcher.alive = true));
     const viewer = {
       send: (data: string | Buffer) => ws.send(data, { binary: typeof data !== 'string' }),
       backlog: () => ws.bufferedAmount,
@@ -410,14 +431,31 @@ export class WebServer {
     live.add(viewer);
   }
 
-  /** Ends the live pictures of sessions that are over (expired, logged out, account changed). */
+  /**
+   * Every few seconds: sessions that are over end (with their audit entry) and close their
+   * pictures; a picture whose browser stopped answering pings is dropped, so a vanished
+   * viewer does not keep a camera's branch open or its time counting.
+   */
   private checkWatchers(): void {
     const now = this.opts.clock.now();
-    const live = new Set(this.sessions.values());
+    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
     for (const w of this.watchers) {
-      if (!live.has(w.session) || this.expired(w.session, now)) w.ws.close(4401, 'session ended');
+      if (this.sessions.get(w.session.token) !== w.session) {
+        w.ws.terminate();
+        continue;
+      }
+      if (now - w.pinged < PING_MS) continue;
+      if (!w.alive) {
+        this.opts.log.info({ user: w.session.user, camera: w.camera }, 'live view: a browser stopped answering; closing its picture');
+        w.ws.terminate();
+        continue;
+      }
+      w.alive = false;
+      w.pinged = now;
+      w.ws.ping();
     }
   }
+
 
   private endWatching(session: Session, why: string): void {
     for (const w of this.watchers) {
