@@ -100,6 +100,8 @@ export interface StatusResult {
   incidents: { open: number; collecting: number; clipBytes: number };
   /** The appliance's own key, which signs the audit trail: its fingerprint is what the board keeps on paper. */
   appliance: { fingerprint: string; publicKeyPem: string };
+  /** libcamd's own use of the machine: what an appliance that runs for years is watched for (leaks). */
+  process: { rssBytes: number; heapUsedBytes: number; externalBytes: number; openFiles: number; cpuSeconds: number };
 }
 
 export interface CameraListEntry {

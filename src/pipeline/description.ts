@@ -20,8 +20,8 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * camera's audio never reaches the muxer (policy §1).
  *
  * The tee's second branch is the live view's (src/pipeline/liveFeed.ts): a valve, shut
- * unless someone watches (it still passes sticky events, EOS among them: a pipeline whose
- * sinks never see EOS never ends, and stopping would wait for nothing), then a leaky queue (a slow viewer loses live frames, never
+ * unless someone watches (and opened to let EOS through when the recorder stops the run:
+ * a pipeline ends only once every sink has EOS), then a leaky queue (a slow viewer loses live frames, never
  * recording) and gdppay into an fdsink whose descriptor, a pipe to Node, is set per run.
  * It is codec-blind: whatever the camera sends, the branch only passes it on, so a caps
  * change mid-stream cannot fail it and take recording down with it.
@@ -59,7 +59,7 @@ function recordingTail(segmentSeconds: number): string {
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +
-    `live. ! valve name=${LIVE_VALVE} drop=true drop-mode=forward-sticky-events ` +
+    `live. ! valve name=${LIVE_VALVE} drop=true ` +
     `! queue name=liveQueue leaky=downstream max-size-buffers=0 max-size-bytes=0 max-size-time=${LIVE_QUEUE_NS} ` +
     `! gdppay name=livePay ! fdsink name=${LIVE_SINK} sync=false async=false`
   );

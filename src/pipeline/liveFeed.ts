@@ -100,6 +100,16 @@ export class LiveFeed {
     this.valve = undefined;
   }
 
+  /**
+   * Lets EOS through the branch: the recorder calls it just before it sends EOS to stop a
+   * run, since a pipeline ends only when every sink has EOS, and the shut valve drops it.
+   * (The valve drops everything while shut, events too: passing sticky events alone made
+   * gdppay queue them for a first buffer that never came, and crashed libcamd.)
+   */
+  openForEos(): void {
+    if (this.valve) this.valve['drop'] = false;
+  }
+
   /** Calls every listener; one that throws is logged and does not keep the others from frames. */
   private each(call: (listener: LiveListener) => void): void {
     for (const listener of this.listeners) {

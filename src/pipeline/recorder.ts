@@ -271,6 +271,7 @@ export class Recorder implements CameraRuntime {
           timer.cancel();
           resolve();
         };
+        this.live.openForEos();
         pipeline.sendEOS();
       });
     }

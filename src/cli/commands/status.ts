@@ -25,7 +25,8 @@ export function renderStatus(status: StatusResult, time: ShowTime): string {
     `libcamd ${status.version}, up ${formatDuration(status.uptimeS * 1000)}; store ${status.store.path}: ${formatBytes(status.store.bytes)} of footage, ${formatBytes(status.store.freeBytes)} free\n` +
     notifyLine(status.notify, time) +
     `\nIncidents: ${status.incidents.open} open, ${status.incidents.collecting} collecting live footage; their clips ${formatBytes(status.incidents.clipBytes)} (held, under no retention limit)` +
-    `\nAppliance key (signs the audit trail): ${status.appliance.fingerprint}`;
+    `\nAppliance key (signs the audit trail): ${status.appliance.fingerprint}` +
+    `\nlibcamd: ${formatBytes(status.process.rssBytes)} resident, ${status.process.openFiles} open files, ${Math.round(status.process.cpuSeconds)} CPU s since start`;
   if (status.cameras.length === 0) return `${head}\nno cameras configured`;
   const rows = status.cameras.map((c) => [c.name, c.state, time(c.since), c.lastSegmentEnd === null ? null : time(c.lastSegmentEnd), detail(c, time)]);
   return `${head}\n\n${table(['CAMERA', 'STATE', 'SINCE', 'LAST SEGMENT END', 'DETAIL'], rows)}`;

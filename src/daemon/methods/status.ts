@@ -1,7 +1,7 @@
-import { statfs } from 'node:fs/promises';
+import { readdir, statfs } from 'node:fs/promises';
 import { iso } from '../../clock.js';
 import type { CameraReport } from '../../pipeline/runtime.js';
-import type { CameraStatus, NotifyStatus } from '../../protocol.js';
+import type { CameraStatus, NotifyStatus, StatusResult } from '../../protocol.js';
 import { VERSION } from '../../version.js';
 import type { Handlers } from '../dispatcher.js';
 import type { OutboxStatus } from '../outbox.js';
@@ -27,6 +27,17 @@ export function notifyStatus(s: OutboxStatus): NotifyStatus {
   return { ...s, lastErrorAt: at(s.lastErrorAt), lastDeliveredAt: at(s.lastDeliveredAt), nextAttempt: at(s.nextAttempt) };
 }
 
+/** libcamd's memory, open descriptors and CPU time, for status (and the soak that watches them). */
+async function processUse(): Promise<StatusResult['process']> {
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  const openFiles = await readdir('/proc/self/fd').then(
+    (fds) => fds.length - 1, // the directory handle being read is one of them
+    () => -1,
+  );
+  return { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, externalBytes: memory.external, openFiles, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
 /** `libcam status`: version, uptime, store use, every camera, the Director's outbox. */
 export function statusMethods(d: MethodDeps): Pick<Handlers, 'status'> {
   return {
@@ -45,6 +56,7 @@ export function statusMethods(d: MethodDeps): Pick<Handlers, 'status'> {
           clipBytes: incidents.filter((i) => i.state !== 'released').reduce((n, i) => n + i.clips.reduce((m, c) => m + c.bytes, 0), 0),
         },
         appliance: { fingerprint: d.trail.appliance.fingerprint, publicKeyPem: d.trail.appliance.publicKeyPem },
+        process: await processUse(),
       };
     },
   };
