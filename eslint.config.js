@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tap/', '.demo/', 'eslint.config.js', 'scripts/*.mjs'] },
+  { ignores: ['dist/', 'node_modules/', '.tap/', '.demo/', 'eslint.config.js', 'scripts/*.mjs', 'scripts/lib/*.mjs'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { selfSignedCert, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -64,12 +64,6 @@ function threads(pid) {
   return out;
 }
 
-async function startCamera(args) {
-  const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', 'none', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((res) => createInterface({ input: proc.stdout }).once('line', res));
-  return { proc, ...JSON.parse(line) };
-}
-
 function freePort() {
   return 20000 + Math.floor(Math.random() * 20000);
 }
@@ -77,8 +71,7 @@ function freePort() {
 async function startDaemon(name, cameras) {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { encoding: 'utf8' });
-  if (made.status !== 0) throw new Error(made.stderr);
+  selfSignedCert(dir);
   const port = freePort();
   const list = cameras.map((c) => `  - name: ${c.name}\n    source: { kind: rtsp, url: "${c.url}" }`).join('\n');
   const config = join(dir, 'libcam.yaml');

@@ -8,13 +8,12 @@
 // for BENCHMARKS.md, writes every sample to samples.csv and a plot of memory to --plot.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -44,24 +43,6 @@ function json(args) {
   const r = cli([...args, '--json']);
   if (r.status !== 0) throw new Error(`libcam ${args.join(' ')}: ${r.stderr}`);
   return JSON.parse(r.stdout);
-}
-
-async function startCamera() {
-  const proc = spawn('/usr/bin/python3', [join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', 'none', '--width', '1280', '--height', '720', '--fps', '15', '--bitrate', values.bitrate, '--gop-seconds', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((res) => createInterface({ input: proc.stdout }).once('line', res));
-  return { proc, ...JSON.parse(line) };
-}
-
-function login() {
-  const body = `user=soak&password=${encodeURIComponent(PASSWORD)}`;
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/login', rejectUnauthorized: false, headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length } }, (res) => {
-      res.resume();
-      resolve(String(res.headers['set-cookie'] ?? '').split(';')[0]);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** A tile watching `camera` for `ms`: how many messages (frames) it got. */
@@ -107,13 +88,14 @@ ${line('rssMB', '#1f5fbf')}${line('heapMB', '#2a9d3a')}${line('externalMB', '#d9
 `;
 }
 
-const camera = await startCamera();
+const camera = await startCamera(['--width', '1280', '--height', '720', '--fps', '15', '--bitrate', values.bitrate, '--gop-seconds', '1']);
+const login = () => staffLogin(port, 'soak', PASSWORD);
 const samples = [];
 let daemon;
 const problems = [];
 try {
   mkdirSync(join(work, 'store'));
-  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-keyout', join(work, 'tls.key'), '-out', join(work, 'tls.crt')]);
+  selfSignedCert(work);
   const list = Array.from({ length: N }, (_, i) => `  - name: cam-${i + 1}\n    source: { kind: rtsp, url: "${camera.url}" }`).join('\n');
   const config = join(work, 'libcam.yaml');
   writeFileSync(
