@@ -118,7 +118,12 @@ const operations = {
     const open = incidents.find((i) => i.state === 'open');
     if (!open) return Promise.resolve({ status: null });
     const dir = join(work, 'bundles', `${open.id}-${Date.now()}`);
-    return cliAsync(['export', '--incident', open.id, '--approver', 'director', '--approver', 'president', '--legal-basis', 'court-order', '--reference', `CR-${Date.now()}`, '--to', dir], `${PASS.director}\n${PASS.president}\n`);
+    const bundle = { dir, status: null };
+    bundles.push(bundle);
+    return cliAsync(['export', '--incident', open.id, '--approver', 'director', '--approver', 'president', '--legal-basis', 'court-order', '--reference', `CR-${Date.now()}`, '--to', dir], `${PASS.director}\n${PASS.president}\n`).then((r) => {
+      bundle.status = r.status;
+      return r;
+    });
   },
   live: async () => {
     const cookie = await login();
@@ -132,6 +137,8 @@ const operations = {
 
 const rows = [];
 const problems = [];
+/** Every export started: its folder and the CLI's exit status (null: killed under it). */
+const bundles = [];
 try {
   start();
   await waitReady();
@@ -192,6 +199,20 @@ try {
   const mailedIds = [...mailed.keys()];
   const missing = delivered.filter((id) => !mailedIds.some((m) => m.includes(id)));
   const repeats = [...mailed.values()].reduce((a, n) => a + n - 1, 0);
+  // A bundle the CLI finished must verify; one cut by the crash must not pass as valid.
+  let finished = 0;
+  let cut = 0;
+  for (const b of bundles) {
+    const v = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'verify', b.dir, '--json'], { encoding: 'utf8' });
+    const valid = v.status === 0;
+    if (b.status === 0) {
+      finished += 1;
+      if (!valid) problems.push(`export into ${b.dir} succeeded but does not verify: ${v.stdout.slice(0, 300)}`);
+    } else {
+      cut += 1;
+      if (valid) problems.push(`export into ${b.dir} was cut (exit ${b.status}) yet verifies as VALID`);
+    }
+  }
   const all = rows.flatMap((r) => Object.values(r.lost)).filter(Number.isFinite).sort((a, b) => a - b);
   const pct = (p) => all[Math.min(all.length - 1, Math.floor((p / 100) * all.length))];
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
@@ -204,6 +225,7 @@ try {
     return `${c} median ${l[Math.floor(l.length / 2)]} ms, max ${l.at(-1)} ms`;
   });
   console.log(`\nLost per camera: ${byCamera.join('; ')}.`);
+  console.log(`Exports: ${finished} finished (each verifies), ${cut} cut or refused (none verifies as VALID).`);
   console.log(problems.length === 0 ? '\nNo problem found.' : `\nProblems:\n- ${problems.join('\n- ')}`);
 } finally {
   if (daemon && daemon.exitCode === null) {

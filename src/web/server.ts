@@ -185,7 +185,8 @@ export class WebServer {
     this.server = undefined;
     if (!server) return;
     clearInterval(this.watchTimer);
-    for (const [token, s] of this.sessions) this.endSession(token, s, 'libcamd stopped');
+    // Their ends go on record before the audit trail closes after us.
+    await Promise.all([...this.sessions].map(([token, s]) => this.endSession(token, s, 'libcamd stopped')));
     for (const w of this.watchers) w.ws.terminate();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Every connection, mid-handshake too: none may hold the daemon's shutdown.
@@ -240,7 +241,7 @@ export class WebServer {
     if (!token || !session) return undefined;
     const now = this.opts.clock.now();
     if (this.expired(session, now)) {
-      this.endSession(token, session, this.idle(session, now) ? 'idle' : 'too old');
+      void this.endSession(token, session, this.idle(session, now) ? 'idle' : 'too old');
       return undefined;
     }
     session.seen = now;
@@ -322,7 +323,7 @@ export class WebServer {
     this.pairThrottle.delete(pair);
     this.accountThrottle.delete(user);
     this.addressThrottle.delete(address);
-    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
+    for (const [token, s] of this.sessions) if (this.expired(s, now)) void this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
     if (this.sessions.size >= MAX_ENTRIES) return this.send(res, 503, 'text/plain', '503 too many sessions\n');
     const token = randomBytes(32).toString('base64url');
     this.sessions.set(token, { token, user: account.user, address, created: now, seen: now, watched: new Map() });
@@ -343,14 +344,18 @@ export class WebServer {
    * stopping): its pictures close, and the audit trail has its end with what it watched,
    * as a logout's entry does. Closing the browser without logging out is the usual end.
    */
-  private endSession(token: string, s: Session, reason: string): void {
-    if (!this.sessions.delete(token)) return;
+  /** Never rejects: a failure to audit is logged. */
+  private endSession(token: string, s: Session, reason: string): Promise<void> {
+    if (!this.sessions.delete(token)) return Promise.resolve();
     this.endWatching(s, reason);
     const minutes = Math.round((this.opts.clock.now() - s.created) / 60_000);
     this.opts.log.info({ user: s.user, minutes, reason }, 'live view session ended');
-    this.opts
+    return this.opts
       .audit({ actor: { user: 'libcamd', uid: null }, action: 'web.session-end', subject: s.user, details: { address: s.address, reason, minutes, watched: Object.fromEntries(s.watched) } })
-      .catch((err: unknown) => this.opts.log.error({ err }, 'cannot audit the end of a live view session'));
+      .then(
+        () => undefined,
+        (err: unknown) => this.opts.log.error({ err }, 'cannot audit the end of a live view session'),
+      );
   }
 
   private async logout(req: IncomingMessage, res: ServerResponse, session: Session): Promise<void> {
@@ -364,7 +369,7 @@ export class WebServer {
   }
 
   private endSessions(user: string, why: string): void {
-    for (const [token, s] of this.sessions) if (s.user === user) this.endSession(token, s, why);
+    for (const [token, s] of this.sessions) if (s.user === user) void this.endSession(token, s, why);
   }
 
   /**
@@ -438,7 +443,7 @@ export class WebServer {
    */
   private checkWatchers(): void {
     const now = this.opts.clock.now();
-    for (const [token, s] of this.sessions) if (this.expired(s, now)) this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
+    for (const [token, s] of this.sessions) if (this.expired(s, now)) void this.endSession(token, s, this.idle(s, now) ? 'idle' : 'too old');
     for (const w of this.watchers) {
       if (this.sessions.get(w.session.token) !== w.session) {
         w.ws.terminate();
