@@ -71,3 +71,44 @@ t.test('a part that opens a fraction of a millisecond before the last one closed
   t.equal(segments.length, 2);
   t.ok((segments[1]?.start ?? 0) >= (segments[0]?.end ?? Infinity), 'and still no overlap');
 });
+
+t.test('the wall clock stepping back an hour: segments never overlap or run backwards, and each run reports it once', async (t) => {
+  const { store, close } = await openStore(shortDir(t));
+  t.teardown(close);
+  const clock = new FakeClock(Date.parse('2026-11-28T10:00:00Z'));
+  const steps: ClockStep[] = [];
+  const { recorder, pipelines } = fakeRecorder({ segmentSeconds: 10, store, clock, onClockStep: (step) => steps.push(step) });
+  t.teardown(() => recorder.stop());
+  await recorder.start();
+  const first = await firstPipeline(pipelines);
+  const anchor = clock.now();
+  const file = (i: number): string => join(store.incomingDir('lobby'), `b${i}.mp4`);
+  first.opened(file(0), 0);
+  clock.set(anchor + 10_000);
+  first.closed(file(0), 10);
+  first.opened(file(1), 10);
+  clock.set(anchor + 20_000 - 3_600_000); // NTP steps the clock back an hour mid-segment
+  first.closed(file(1), 20);
+  first.opened(file(2), 20);
+  clock.set(clock.now() + 10_000);
+  first.closed(file(2), 30);
+  await new Promise((r) => setTimeout(r, 300));
+  t.match(steps, [{ kind: 'backward', driftMs: -3_600_000 }], 'the step is on record once for the run');
+
+  // The camera drops and reconnects: the new run's wall clock is an hour behind its footage.
+  first.error('Could not read from resource.');
+  await clock.advance(60_000);
+  await new Promise((r) => setTimeout(r, 300)); // the reconnect builds its plan
+  const second = pipelines.at(-1);
+  if (!second || second === first) return t.fail('no new run');
+  second.opened(file(3), 0);
+  clock.set(clock.now() + 10_000);
+  second.closed(file(3), 10);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(steps.length, 2, 'the new run reports once that it would start behind the footage');
+  t.match(steps[1], { kind: 'behind-last-segment' });
+  const { segments } = await store.range('lobby', anchor - 10 * 3_600_000, anchor + 10 * 3_600_000);
+  t.equal(segments.length, 4, 'every segment indexed');
+  t.ok(segments.every((s) => s.end > s.start), 'none with a negative or zero length');
+  t.ok(segments.every((s, i) => i === 0 || s.start >= (segments[i - 1]?.end ?? Infinity)), 'none overlapping the one before');
+});

@@ -34,6 +34,10 @@ export class FakePipeline implements GstPipeline {
   pollBus(callback: (message: BusMessage) => void): void {
     this.bus = callback;
   }
+  /** The pipeline fails, as rtspsrc does when the camera goes away. */
+  error(message: string): void {
+    this.bus?.({ type: 'error', message, debug: '' });
+  }
   /** splitmuxsink opens a fragment file at this running time (seconds). */
   opened(file: string, seconds: number): void {
     this.bus?.({ type: 'element', name: 'splitmuxsink-fragment-opened', location: file, 'running-time': String(seconds * SECOND_NS) });
