@@ -24,6 +24,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '10', description: 'minutes before growth is counted' },
     plot: { type: 'string', default: join(ROOT, 'docs', 'soak.svg') },
     keep: { type: 'boolean', default: false },
+    'no-viewer': { type: 'boolean', default: false, description: 'no live viewer (to tell its cost from the rest)' },
+    'no-prune': { type: 'boolean', default: false },
   },
 });
 const HOURS = Number(values.hours);
@@ -112,12 +114,12 @@ try {
   let prunedBytes = 0;
   for (let minute = 0; Date.now() < end && daemon.exitCode === null; minute++) {
     const tick = started + (minute + 1) * 60_000;
-    let frames = await watch(cookie, `cam-${(minute % N) + 1}`, 20_000);
+    let frames = values['no-viewer'] ? 0 : await watch(cookie, `cam-${(minute % N) + 1}`, 20_000);
     if (frames < 0) {
       cookie = await login(); // the session went idle between viewings
       frames = await watch(cookie, `cam-${(minute % N) + 1}`, 20_000);
     }
-    if (minute > 0 && minute % 10 === 0) prunedBytes += json(['prune']).deleted.bytes;
+    if (!values['no-prune'] && minute > 0 && minute % 10 === 0) prunedBytes += json(['prune']).deleted.bytes;
     await sleep(Math.max(0, tick - Date.now()));
     const status = json(['status']);
     const now = new Date();
@@ -155,11 +157,11 @@ try {
   const growth = (key) => ((avg(tail, key) - avg(head, key)) / avg(head, key)) * 100;
   const cpuPerMin = samples.length > 1 ? ((samples.at(-1).cpuS - samples[0].cpuS) / (samples.length - 1)) : 0;
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
-  console.log(`Command: scripts/soak --hours ${HOURS} (${N} cameras of one shared 1280x720@15 H.264 stream capped at ${values.bitrate} kbit/s; prune every 10 min with maxAge 15m; a live viewer every minute for 20 s)\n`);
+  console.log(`Command: scripts/soak --hours ${HOURS}${values['no-viewer'] ? ' --no-viewer' : ''}${values['no-prune'] ? ' --no-prune' : ''} (${N} cameras of one shared 1280x720@15 H.264 stream capped at ${values.bitrate} kbit/s; prune every 10 min with maxAge 15m; a live viewer every minute for 20 s)\n`);
   console.log(`| minutes | RSS MB after warm-up (first 5 → last 5 minutes) | growth | JS heap MB | external MB | open files | CPU s per minute | holes (gaps / steps > 250 ms) | viewers that got no frame | pruned |`);
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   console.log(
-    `| ${samples.length} | ${avg(head, 'rssMB').toFixed(1)} → ${avg(tail, 'rssMB').toFixed(1)} | ${growth('rssMB').toFixed(1)} % | ${avg(head, 'heapMB').toFixed(1)} → ${avg(tail, 'heapMB').toFixed(1)} | ${avg(head, 'externalMB').toFixed(1)} → ${avg(tail, 'externalMB').toFixed(1)} | ${Math.min(...after.map((s) => s.fds))}–${Math.max(...after.map((s) => s.fds))} | ${cpuPerMin.toFixed(2)} | ${samples.reduce((a, s) => a + s.gaps, 0)} / ${samples.reduce((a, s) => a + s.steps, 0)} | ${samples.filter((s) => s.viewerFrames <= 0).length} | ${(prunedBytes / 1e9).toFixed(2)} GB |`,
+    `| ${samples.length} | ${avg(head, 'rssMB').toFixed(1)} → ${avg(tail, 'rssMB').toFixed(1)} | ${growth('rssMB').toFixed(1)} % | ${avg(head, 'heapMB').toFixed(1)} → ${avg(tail, 'heapMB').toFixed(1)} | ${avg(head, 'externalMB').toFixed(1)} → ${avg(tail, 'externalMB').toFixed(1)} | ${Math.min(...after.map((s) => s.fds))}–${Math.max(...after.map((s) => s.fds))} | ${cpuPerMin.toFixed(2)} | ${samples.reduce((a, s) => a + s.gaps, 0)} / ${samples.reduce((a, s) => a + s.steps, 0)} | ${values['no-viewer'] ? '—' : samples.filter((s) => s.viewerFrames <= 0).length} | ${(prunedBytes / 1e9).toFixed(2)} GB |`,
   );
   if (problems.length > 0) console.log(`\nProblems: ${problems.join('; ')}`);
   console.log(`\nSamples: ${join(work, 'samples.csv')}${values.keep ? '' : ' (removed with the work folder; --keep keeps it)'}; plot: ${values.plot}`);
