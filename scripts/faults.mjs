@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import WebSocket from 'ws';
-import { selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
+import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const [what, ...rest] = process.argv.slice(2);
@@ -36,10 +36,7 @@ const work = mkdtempSync('/var/tmp/libcam-faults-');
 const socket = join(work, 's.sock');
 const port = 20000 + Math.floor(Math.random() * 20000);
 
-function cli(args, input) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', socket, ...args], { encoding: 'utf8', input, timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args, input) => libcam(socket, args, input, 120_000);
 function cliAsync(args, input) {
   return new Promise((res) => {
     const p = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', socket, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });

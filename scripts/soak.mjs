@@ -6,14 +6,14 @@
 // files and CPU (from `libcam status --json`), and the holes in the footage of the minute
 // before last (gaps, and steps over 250 ms between consecutive segments). Prints Markdown
 // for BENCHMARKS.md, writes every sample to samples.csv and a plot of memory to --plot.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
+import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -36,10 +36,7 @@ const work = mkdtempSync('/var/tmp/libcam-soak-');
 const socket = join(work, 's.sock');
 const port = 20000 + Math.floor(Math.random() * 20000);
 
-function cli(args, input) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', socket, ...args], { encoding: 'utf8', input, timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args, input) => libcam(socket, args, input, 60_000);
 
 function json(args) {
   const r = cli([...args, '--json']);

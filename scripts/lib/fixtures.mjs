@@ -32,3 +32,9 @@ export function staffLogin(port, user, password) {
     req.end(body);
   });
 }
+
+/** `libcam ARGS` against the libcamd on `socket`, run to the end: {status, stdout, stderr}. */
+export function libcam(socket, args, input, timeoutMs = 120_000) {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', socket, ...args], { encoding: 'utf8', input, timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
