@@ -11,9 +11,23 @@ export interface Timer {
 export interface Clock {
   /** Wall-clock time, UTC milliseconds. */
   now(): number;
-  /** Runs `fn` once after `ms`; any length, also beyond Node's 24.8-day timer limit. */
+  /**
+   * Runs `fn` once after `ms` have passed, however the wall clock is set meanwhile (Node's
+   * timers run on the monotonic clock); any length, also beyond Node's 24.8-day timer limit.
+   * For intervals: retries, watchdogs, polls.
+   */
   setTimeout(fn: () => void, ms: number): Timer;
+  /**
+   * Runs `fn` once the wall clock reads `when` (UTC ms) or later. For times that are on
+   * record as times of day: a pause's end, a notification's next attempt, midnight. When
+   * NTP steps the wall clock, the timer follows it, within DEADLINE_CHECK_MS: a pause
+   * "until 14:00" ends at 14:00 by the corrected clock, not an hour of uptime later.
+   */
+  at(fn: () => void, when: number): Timer;
 }
+
+/** How often a wall-clock deadline re-reads the wall clock: the most a step can delay or advance it by. */
+export const DEADLINE_CHECK_MS = 10_000;
 
 /** The longest delay Node's setTimeout takes; a longer one fires at once (with a warning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -43,6 +57,35 @@ class SystemTimer implements Timer {
   }
 }
 
+/** A wall-clock deadline: a monotonic timer of at most DEADLINE_CHECK_MS, armed again until the wall clock reaches `when`. */
+class DeadlineTimer implements Timer {
+  private handle: NodeJS.Timeout | undefined;
+  private cancelled = false;
+
+  constructor(
+    private readonly fn: () => void,
+    private readonly when: number,
+  ) {
+    this.check();
+  }
+
+  private check(): void {
+    if (this.cancelled) return;
+    const left = this.when - Date.now();
+    if (left <= 0) {
+      this.handle = setTimeout(this.fn, 0);
+      return;
+    }
+    this.handle = setTimeout(() => this.check(), Math.min(left, DEADLINE_CHECK_MS));
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    clearTimeout(this.handle);
+    this.handle = undefined;
+  }
+}
+
 /** A time as the wire, the audit trail and the logs write it: ISO 8601 UTC. The one place. */
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -51,4 +94,5 @@ export function iso(ms: number): string {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => new SystemTimer(fn, ms),
+  at: (fn, when) => new DeadlineTimer(fn, when),
 };

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { MAX_TIMER_MS, systemClock } from '../src/clock.js';
+import { DEADLINE_CHECK_MS, MAX_TIMER_MS, systemClock } from '../src/clock.js';
 
 t.test("a timer longer than Node's limit waits instead of firing at once", async (t) => {
   // Node fires a setTimeout of more than 2^31-1 ms (24.8 days) after 1 ms: a 30-day pause
@@ -18,4 +18,29 @@ t.test('a cancelled timer never fires', async (t) => {
   systemClock.setTimeout(() => (fired = true), 10).cancel();
   await new Promise((r) => setTimeout(r, 100));
   t.notOk(fired);
+});
+
+t.test('a wall-clock deadline follows a step of the wall clock', async (t) => {
+  // The machine's clock cannot be stepped under the other tests running beside this one, so
+  // Date.now is moved here (the one stand-in): the timer must notice the step on its own
+  // within DEADLINE_CHECK_MS, where a plain timer would wait for the uptime it was given.
+  const realNow = Date.now.bind(Date);
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  t.teardown(() => void (Date.now = realNow));
+  let firedAt = 0;
+  const deadline = systemClock.at(() => (firedAt = realNow()), Date.now() + 3_600_000);
+  t.teardown(() => deadline.cancel());
+  const stepped = realNow();
+  offset = 3_600_000; // NTP: the clock was an hour slow
+  while (firedAt === 0 && realNow() - stepped < DEADLINE_CHECK_MS + 5000) await new Promise((r) => setTimeout(r, 100));
+  t.ok(firedAt > 0, 'the deadline fired once the corrected clock reached it');
+  t.ok(firedAt - stepped <= DEADLINE_CHECK_MS + 500, `within ${DEADLINE_CHECK_MS / 1000} s of the step (${firedAt - stepped} ms)`);
+
+  let early = false;
+  const later = systemClock.at(() => (early = true), Date.now() + 30_000);
+  offset -= 3_600_000; // and back
+  await new Promise((r) => setTimeout(r, 200));
+  later.cancel();
+  t.notOk(early, 'a deadline pushed away by a step back does not fire');
 });

@@ -67,3 +67,38 @@ t.test('a relay that is down: retried after 30 s, doubling to 30 min, the wait k
   t.ok(clock.now() - start > 6 * 3_600_000, 'six hours of outage passed in this test');
   await outbox.stop();
 });
+
+t.test("a notification's next attempt is a time on the wall clock: a clock step moves it, both ways", async (t) => {
+  const { index, close } = await openStore(shortDir(t));
+  t.teardown(close);
+  const clock = new FakeClock();
+  const attempts: number[] = [];
+  const send: Send = () => {
+    attempts.push(clock.now());
+    return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:25'));
+  };
+  const outbox = new Outbox({ index, notify: { ...notify, retry: { firstMs: 3_600_000, maxMs: 3_600_000 } }, log: pino({ level: 'silent' }), audit: () => Promise.resolve(), send, clock });
+  await outbox.start();
+  t.teardown(() => outbox.stop());
+  const walk = (ms: number): Promise<void> => clock.advance(ms, () => outbox.idle());
+  await outbox.enqueue('footage accessed', 'a still of lobby');
+  await walk(1000);
+  t.equal(attempts.length, 1, 'tried at once, refused: the next attempt in an hour');
+  const next = (await outbox.status()).nextAttempt ?? 0;
+
+  // NTP steps the clock forward 40 minutes: the attempt comes 20 minutes later, not 60.
+  clock.set(clock.now() + 40 * 60_000);
+  await walk(next - clock.now() - 60_000);
+  t.equal(attempts.length, 1, 'not before the time on record');
+  await walk(2 * 60_000);
+  t.equal(attempts.length, 2, 'at the time on record by the corrected clock');
+  t.ok((attempts[1] ?? 0) >= next, 'and not before it');
+
+  // Back an hour: the attempt waits for the wall clock, two hours of uptime.
+  const again = (await outbox.status()).nextAttempt ?? 0;
+  clock.set(clock.now() - 3_600_000);
+  await walk(again - clock.now() - 60_000);
+  t.equal(attempts.length, 2, 'an hour of uptime after the step back is not yet the time on record');
+  await walk(2 * 60_000);
+  t.equal(attempts.length, 3, 'the attempt comes at the time on record');
+});

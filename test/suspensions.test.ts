@@ -108,3 +108,28 @@ t.test('space that comes back during a pause leaves the camera paused until the 
   await r.clock.advance(5 * 60_000);
   await eventually('recording resumes when the pause ends', () => r.pipelines.length === 2);
 });
+
+// Policy §4's pause is "until 14:00" on record. When NTP steps the wall clock during the
+// pause, it must still end when the clock reads 14:00: not an hour of uptime after it began
+// (longer than the library said), nor before 14:00 (recording that the pause had promised).
+for (const [direction, stepMs] of [
+  ['forward', 30 * 60_000],
+  ['backward', -60 * 60_000],
+] as const) {
+  t.test(`a pause ends at its end time by the wall clock after the clock steps ${direction}`, async (t) => {
+    const r = await rig(t);
+    const [paused] = await r.pause(60);
+    const until = paused?.until ?? 0;
+    await r.clock.advance(10 * 60_000);
+    r.clock.set(r.clock.now() + stepMs);
+    // Just before the end by the corrected wall clock: still paused, whatever uptime says.
+    await r.clock.advance(until - r.clock.now() - 60_000);
+    t.equal(r.recorder.status().state, 'paused', `still paused a minute before ${new Date(until).toISOString()} by the wall clock`);
+    t.notOk(r.audited.some((a) => a.action === 'resume'), 'no resume on record yet');
+    await r.clock.advance(2 * 60_000);
+    await eventually('the pause ends by itself', () => r.audited.some((a) => a.action === 'resume'));
+    const resume = r.audited.find((a) => a.action === 'resume');
+    t.match(resume?.details, { automatic: true, until: new Date(until).toISOString() }, 'the resume is the automatic one, at the time on record');
+    await eventually('the camera connects again', () => r.pipelines.length >= 2);
+  });
+}

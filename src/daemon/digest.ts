@@ -48,13 +48,11 @@ export class AuditDigest {
   }
 
   private schedule(): void {
-    const now = this.opts.clock.now();
-    const at = nextMidnight(now);
-    this.timer = this.opts.clock.setTimeout(() => {
+    this.timer = this.opts.clock.at(() => {
       this.running = this.sendDue()
         .catch((err: unknown) => this.opts.log.error({ err }, 'cannot queue the daily audit digest'))
         .finally(() => this.schedule());
-    }, at - now);
+    }, nextMidnight(this.opts.clock.now()));
   }
 
   /** Resolves once a digest being queued is queued (for tests that move the clock). */

@@ -126,7 +126,7 @@ export class Outbox {
     this.state = (await this.meta.get('meta')) ?? this.state;
     this.state.lastSeq = Math.max(this.state.lastSeq, last?.seq ?? 0);
     this.stopped = false;
-    this.schedule(0);
+    this.schedule(this.now());
   }
 
   /**
@@ -152,7 +152,7 @@ export class Outbox {
     const notification: Notification = { id: randomUUID(), seq, created: this.now(), subject, text, attempts: 0, nextAttempt: 0, lastError: null };
     await this.write((batch) => batch.put(pad(seq), notification, { sublevel: this.box }));
     this.pending += 1;
-    this.schedule(0);
+    this.schedule(this.now());
     return notification;
   }
 
@@ -184,22 +184,23 @@ export class Outbox {
     await batch.write({ sync: true });
   }
 
-  private schedule(delayMs: number): void {
+  /** The next delivery round at wall-clock time `when`: a stored next attempt holds across clock steps. */
+  private schedule(when: number): void {
     if (this.stopped) return;
     this.timer?.cancel();
-    this.timer = this.opts.clock.setTimeout(() => {
-      if (this.running) return this.schedule(200); // a round is under way: look again after it
+    this.timer = this.opts.clock.at(() => {
+      if (this.running) return this.schedule(this.now() + 200); // a round is under way: look again after it
       this.running = this.deliverDue()
         .catch((err: unknown) => this.opts.log.error({ err }, 'notification delivery round failed'))
         .finally(() => (this.running = undefined));
-    }, delayMs);
+    }, when);
   }
 
   /** Delivers due notifications oldest first; stops at the first failure and reschedules. */
   private async deliverDue(): Promise<void> {
     for (let next = await this.oldest(); next && !this.stopped; next = await this.oldest()) {
       const now = this.now();
-      if (next.nextAttempt > now) return this.schedule(next.nextAttempt - now);
+      if (next.nextAttempt > now) return this.schedule(next.nextAttempt);
       if (!(await this.deliver(next))) return;
     }
   }
@@ -224,7 +225,7 @@ export class Outbox {
       this.state.lastErrorAt = this.now();
       await this.write((batch) => batch.put(pad(notification.seq), retried, { sublevel: this.box }));
       log.warn({ notification: notification.id, attempts, retryInMs: waitMs, error: message }, 'Director notification not delivered; will retry');
-      this.schedule(waitMs);
+      this.schedule(retried.nextAttempt);
       return false;
     }
     this.state.delivered += 1;

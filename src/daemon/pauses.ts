@@ -122,12 +122,10 @@ export class Pauses {
       cause: record.reason === 'privacy' ? 'paused-privacy' : 'paused-maintenance',
     });
     this.timers.get(record.camera)?.cancel();
-    const timer = this.opts.clock.setTimeout(
-      () => {
-        this.end(record.camera, { user: 'libcamd', uid: null }, true).catch((err: unknown) => this.opts.log.error({ err, camera: record.camera }, 'cannot end a pause'));
-      },
-      Math.max(0, record.until - this.opts.clock.now()),
-    );
+    // The end is a time of day on record ("until 14:00"): it follows a step of the wall clock.
+    const timer = this.opts.clock.at(() => {
+      this.end(record.camera, { user: 'libcamd', uid: null }, true).catch((err: unknown) => this.opts.log.error({ err, camera: record.camera }, 'cannot end a pause'));
+    }, record.until);
     this.timers.set(record.camera, timer);
   }
 

@@ -212,14 +212,13 @@ export class Incidents {
 
   /** A live incident: cut once its end has passed and the segment holding it is indexed. */
   private collect(incident: Incident): void {
-    const wait = Math.max(0, incident.to + this.opts.segmentSeconds * 1000 + SETTLE_MS - this.opts.clock.now());
     this.timers.get(incident.id)?.cancel();
     this.timers.set(
       incident.id,
-      this.opts.clock.setTimeout(() => {
+      this.opts.clock.at(() => {
         this.timers.delete(incident.id);
         this.finish(incident.id).catch((err: unknown) => this.opts.log.error({ err, incident: incident.id }, 'cannot cut the clips of an incident'));
-      }, wait),
+      }, incident.to + this.opts.segmentSeconds * 1000 + SETTLE_MS),
     );
   }
 

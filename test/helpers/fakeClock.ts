@@ -2,28 +2,42 @@ import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
 import type { Clock, Timer } from '../../src/clock.js';
 
 /**
- * A clock the test moves: `now` is whatever the test says, and timers fire only when
- * `advance` passes their time, in order, each followed by a moment of real time so the
- * work it starts (index writes through libuv's pool, audit entries) finishes and sets its
- * next timer before fake time moves on.
+ * A clock the test moves. It keeps two times, as the machine does: the wall clock (`now`,
+ * which `set` steps as NTP would) and the monotonic time `setTimeout` counts on (which no
+ * step moves). `advance` moves both; timers fire only when it passes their time, in order,
+ * each followed by a moment of real time so the work it starts (index writes through
+ * libuv's pool, audit entries) finishes and sets its next timer before fake time moves on.
+ * `at` timers wait for the wall clock, so a step moves them; `setTimeout` timers do not.
  */
 export class FakeClock implements Clock {
-  private timers: { at: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
+  private timers: { at: number; wall: boolean; seq: number; fn: () => void; cancelled: boolean }[] = [];
   private seq = 0;
+  /** Monotonic time, ms: starts equal to the wall clock and only `advance` moves it. */
+  private mono: number;
 
-  constructor(private time = Date.parse('2026-11-28T12:00:00Z')) {}
+  constructor(private time = Date.parse('2026-11-28T12:00:00Z')) {
+    this.mono = time;
+  }
 
   now(): number {
     return this.time;
   }
 
-  /** Sets the wall clock (a clock step) without firing timers. */
+  /** Sets the wall clock (a clock step) without firing timers or moving monotonic time. */
   set(ms: number): void {
     this.time = ms;
   }
 
   setTimeout(fn: () => void, ms: number): Timer {
-    const timer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    return this.add(fn, this.mono + Math.max(0, ms), false);
+  }
+
+  at(fn: () => void, when: number): Timer {
+    return this.add(fn, when, true);
+  }
+
+  private add(fn: () => void, at: number, wall: boolean): Timer {
+    const timer = { at, wall, seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);
     return { cancel: () => void (timer.cancelled = true) };
   }
@@ -38,17 +52,23 @@ export class FakeClock implements Clock {
    * `afterEach` (when given) is awaited: the work the timer started, finished.
    */
   async advance(ms: number, afterEach?: () => Promise<void>): Promise<void> {
-    const until = this.time + ms;
+    const until = this.mono + ms;
+    // On the monotonic scale: a wall-clock timer is due when the monotonic time has moved as
+    // far as its wall time is ahead (the offset between the two holds while time advances).
+    const due = (t: { at: number; wall: boolean }): number => (t.wall ? t.at - this.time + this.mono : t.at);
     for (;;) {
       await settle();
-      const due = this.timers.filter((t) => !t.cancelled && t.at <= until).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((t) => t !== due);
-      this.time = Math.max(this.time, due.at);
-      due.fn();
+      const next = this.timers.filter((t) => !t.cancelled && due(t) <= until).sort((a, b) => due(a) - due(b) || a.seq - b.seq)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((t) => t !== next);
+      const step = Math.max(0, due(next) - this.mono);
+      this.mono += step;
+      this.time += step;
+      next.fn();
       await afterEach?.();
     }
-    this.time = until;
+    this.time += until - this.mono;
+    this.mono = until;
     await settle();
   }
 }
