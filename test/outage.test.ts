@@ -78,7 +78,26 @@ t.test('a camera that accepts the connection and then sends nothing: the watchdo
   while (connections.length < 2 && Date.now() < deadline) await sleep(250);
   t.ok(connections.length >= 2, `the pipeline was rebuilt and reconnected (${connections.length} connections)`);
   const gap = (connections[1] ?? 0) - (connections[0] ?? 0);
-  t.ok(gap >= 5000, `after the watchdog's 3 segment lengths (6 s), not in a tight loop (${gap} ms apart)`);
+  t.ok(gap >= 5000, `after the stall watchdog's 5 s, not in a tight loop (${gap} ms apart)`);
   const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
-  t.match(status.cameras[0], { name: 'mute', reason: 'no video from the camera for 6 s' }, 'status says why');
+  t.match(status.cameras[0], { name: 'mute', reason: 'no video from the camera for 5 s' }, 'status says why');
+});
+
+t.test('a camera that dies mid-segment is shown lost within seconds, not at the end of its segment', async (t) => {
+  // rtspsrc says nothing when the camera's connection closes under it: before the stall
+  // watchdog, status said "recording" for three segment lengths (30 s at the default 10 s).
+  const camera = await startRtspCamera(t, { audio: 'none' });
+  const daemon = await startDaemon(t, { store: { segmentSeconds: 10 }, cameras: [{ name: 'dies', source: { kind: 'rtsp', url: camera.url } }] });
+  const state = (): { state: string; reason: string | null } => (JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult).cameras[0] ?? { state: '?', reason: null };
+  for (const until = Date.now() + 30_000; state().state !== 'recording' && Date.now() < until; ) await sleep(200);
+  t.equal(state().state, 'recording', 'recording first');
+  await sleep(2000);
+  const offAt = Date.now();
+  await camera.stop();
+  while (state().state === 'recording' && Date.now() - offAt < 40_000) await sleep(200);
+  const noticed = Date.now() - offAt;
+  t.ok(noticed <= 8000, `status stopped saying "recording" ${noticed} ms after the camera died (the stall watchdog: 5 s)`);
+  t.match(state(), { reason: /no video from the camera for 5 s|cannot connect to the camera/ }, 'and says why');
+  const gaps = recordings(daemon.socket, 'dies').gaps;
+  t.match(gaps, [{ cause: 'camera-lost' }], 'the outage is a camera-lost gap');
 });

@@ -10,8 +10,8 @@ import { endpointOf, type Endpoint } from './reachability.js';
  * more elements. Only schema-checked integers and enums appear in it; the rest is set as
  * element properties after construction (`properties`).
  *
- * Every description ends in the same recording tail: the parsed video goes into a `tee`
- * named `live`, then
+ * Every description ends in the same recording tail: the parsed video goes through a stall
+ * watchdog into a `tee` named `live`, then
  * splitmuxsink, which queues internally (a queue of ours cost a thread per camera), with
  * mp4mux writing fragmented MP4 in half-second fragments, so that a file cut short by a
  * crash still plays up to the last complete fragment. The file sink is unbuffered: each
@@ -53,9 +53,18 @@ export const LIVE_ELEMENTS: readonly string[] = [LIVE_VALVE, 'liveQueue', 'liveP
 /** The most the live branch's queue holds before it drops the oldest frames. */
 const LIVE_QUEUE_NS = 2_000_000_000;
 
+/** The stall watchdog's element name and limit: no frame for this long is a lost camera. */
+export const STALL_ELEMENT = 'stall';
+export const STALL_MS = 5000;
+
 function recordingTail(segmentSeconds: number): string {
   const maxSizeTime = segmentSeconds * 1_000_000_000 + SPLIT_SLACK_NS;
   return (
+    // rtspsrc posts nothing when a camera's TCP connection closes under it (seen with
+    // GStreamer 1.22: no error, no EOS, the pipeline just waits), so the recorder would only
+    // notice at its segment watchdog (3 segment lengths, 30 s by default) while status said
+    // "recording". GStreamer's own watchdog posts an error after STALL_MS without a frame.
+    `watchdog name=${STALL_ELEMENT} timeout=${STALL_MS} ! ` +
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +
@@ -96,13 +105,16 @@ export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: 
   if (source.user !== undefined) src['user-id'] = source.user;
   if (source.password !== undefined) src['user-pw'] = source.password;
   // Over TCP (RTP interleaved in the RTSP connection) nothing is lost in transit: no
-  // retransmission requests, and the jitterbuffer only orders packets by their RTP
-  // timestamps (buffer-mode none, no clock-skew work). Over UDP, for cameras that offer
-  // nothing else, packets may arrive late or out of order: the jitterbuffer's defaults,
-  // still without retransmission requests (cameras do not answer them).
+  // retransmission requests. Over UDP, for cameras that offer nothing else, packets may
+  // arrive late or out of order: the jitterbuffer's defaults, still without retransmission
+  // requests (cameras do not answer them). Either way the jitterbuffer times frames by
+  // their arrival, smoothed by the RTP timestamps (buffer-mode slave), never by the RTP
+  // timestamps alone: a camera whose clock steps an hour ahead would otherwise make footage
+  // dated an hour in the future, and one whose timestamps go back would stop the muxer
+  // ("Timestamping error") and lose seconds at each step (scripts/faults cameras).
   const rtsp =
     transport === 'tcp'
-      ? 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 do-retransmission=false buffer-mode=none '
+      ? 'rtspsrc name=src protocols=tcp latency=200 tcp-timeout=10000000 do-retransmission=false buffer-mode=slave '
       : 'rtspsrc name=src protocols=udp latency=200 do-retransmission=false ';
   const video = codec
     ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `

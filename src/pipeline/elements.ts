@@ -29,7 +29,7 @@ export const GST_ELEMENTS: readonly ElementNeed[] = [
   ...need('recording', 'gstreamer1.0-plugins-good', 'rtspsrc', 'rtph264depay', 'rtph265depay', 'splitmuxsink', 'mp4mux', 'rtpjitterbuffer', 'udpsrc'),
   ...need('recording', 'gstreamer1.0-plugins-bad', 'h264parse', 'h265parse'),
   ...need('recording', 'libgstreamer1.0-0', 'valve', 'queue', 'fdsink'),
-  ...need('recording', 'gstreamer1.0-plugins-bad', 'gdppay'),
+  ...need('recording', 'gstreamer1.0-plugins-bad', 'gdppay', 'watchdog'),
   ...need('live view', 'libgstreamer1.0-0', 'fdsrc'),
   ...need('live view', 'gstreamer1.0-plugins-base', 'videorate', 'videoscale'),
   ...need('live view', 'gstreamer1.0-plugins-bad', 'gdpdepay'),

@@ -8,7 +8,7 @@ import type { GapEntry, SegmentStore } from '../store/segments.js';
 import { SUSPENSION_KINDS, type CameraReport, type CameraRuntime, type CameraState, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { TransportMode } from '../config/types.js';
-import { LIVE_ELEMENTS, type PipelinePlan, type Transport } from './description.js';
+import { LIVE_ELEMENTS, STALL_ELEMENT, STALL_MS, type PipelinePlan, type Transport } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
 import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 import { LiveFeed } from './liveFeed.js';
@@ -61,6 +61,11 @@ function classifyText(text: string, fallback: string): Failure {
   }
   if (/Could not receive any UDP packets/i.test(text)) {
     return { reason: 'no RTP arrived over UDP (a firewall between the camera and this box?)', auth: false, transport: true };
+  }
+  // rtspsrc's words for a request that got no answer: something accepts connections at the
+  // camera's address and then says nothing (a hung camera, or not an RTSP server).
+  if (/Could not read from resource/i.test(text) && /receive_response|try_send/i.test(text)) {
+    return { reason: 'the camera accepted the connection but never answered (RTSP request timed out)', auth: false };
   }
   if (/Could not open resource|Failed to connect|Connection refused|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/i.test(text)) {
     return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false, unreachable: true };
@@ -333,6 +338,10 @@ export class Recorder implements CameraRuntime {
           // The live view's branch, not the recording: it is shut for this run.
           this.log.warn({ element: message._src_element_name, error: message.message ?? '' }, 'live view branch failed; no live picture until the next run');
           this.live.disable();
+          break;
+        }
+        if (message._src_element_name === STALL_ELEMENT) {
+          this.fail(run, { reason: `no video from the camera for ${STALL_MS / 1000} s`, auth: false });
           break;
         }
         this.log.warn({ error: redactUrls(message.message ?? ''), debug: redactUrls(message.debug ?? '') }, 'pipeline error');

@@ -23,8 +23,10 @@ export interface DaemonConfig {
 
 /** A config in `dir` with two test-pattern cameras unless `overrides` says otherwise. */
 export function writeConfig(dir: string, overrides: DaemonConfig = {}): string {
+  const { store, ...rest } = overrides;
   const config = {
-    store: { path: join(dir, 'store'), segmentSeconds: 2 },
+    // `store` overrides merge: a test can change the segment length and keep its own folder.
+    store: { path: join(dir, 'store'), segmentSeconds: 2, ...(typeof store === 'object' ? store : {}) },
     index: { path: join(dir, 'index') },
     keys: { path: join(dir, 'keys') },
     socket: { path: join(dir, 'libcam.sock'), group: 'libcam-staff' },
@@ -33,7 +35,7 @@ export function writeConfig(dir: string, overrides: DaemonConfig = {}): string {
       { name: 'front-desk', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
       { name: 'stacks', source: { kind: 'test-pattern', width: 320, height: 240, fps: 10 } },
     ],
-    ...overrides,
+    ...rest,
   };
   const file = join(dir, 'libcam.yaml');
   writeFileSync(file, stringify(config));
