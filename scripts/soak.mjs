@@ -147,18 +147,21 @@ try {
   }
   writeFileSync(join(work, 'samples.csv'), `${Object.keys(samples[0] ?? {}).join(',')}\n${samples.map((s) => Object.values(s).map((v) => (typeof v === 'number' ? +v.toFixed(2) : v)).join(',')).join('\n')}\n`);
   writeFileSync(values.plot, svg(samples));
-  const after = samples.filter((s) => s.minute > WARMUP_MIN);
+  // A run shorter than the warm-up still reports, over all its minutes (and says so).
+  const warmedUp = samples.filter((s) => s.minute > WARMUP_MIN);
+  const after = warmedUp.length >= 2 ? warmedUp : samples;
   const head = after.slice(0, 5);
   const tail = after.slice(-5);
   const avg = (list, key) => list.reduce((a, s) => a + s[key], 0) / Math.max(1, list.length);
   const growth = (key) => ((avg(tail, key) - avg(head, key)) / avg(head, key)) * 100;
   const cpuPerMin = samples.length > 1 ? ((samples.at(-1).cpuS - samples[0].cpuS) / (samples.length - 1)) : 0;
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
-  console.log(`Command: scripts/soak --hours ${HOURS}${values['no-viewer'] ? ' --no-viewer' : ''}${values['no-prune'] ? ' --no-prune' : ''} (${N} cameras of one shared 1280x720@15 H.264 stream capped at ${values.bitrate} kbit/s; prune every 10 min with maxAge 15m; a live viewer every minute for 20 s)\n`);
+  const malloc = process.env.MALLOC_ARENA_MAX ? `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX} ` : '';
+  console.log(`Command: ${malloc}scripts/soak --hours ${HOURS}${values['no-viewer'] ? ' --no-viewer' : ''}${values['no-prune'] ? ' --no-prune' : ''} (${N} cameras of one shared 1280x720@15 H.264 stream capped at ${values.bitrate} kbit/s; prune every 10 min with maxAge 15m; a live viewer every minute for 20 s)\n`);
   console.log(`| minutes | RSS MB after warm-up (first 5 → last 5 minutes) | growth | JS heap MB | external MB | open files | CPU s per minute | holes (gaps / steps > 250 ms) | viewers that got no frame | pruned |`);
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   console.log(
-    `| ${samples.length} | ${avg(head, 'rssMB').toFixed(1)} → ${avg(tail, 'rssMB').toFixed(1)} | ${growth('rssMB').toFixed(1)} % | ${avg(head, 'heapMB').toFixed(1)} → ${avg(tail, 'heapMB').toFixed(1)} | ${avg(head, 'externalMB').toFixed(1)} → ${avg(tail, 'externalMB').toFixed(1)} | ${Math.min(...after.map((s) => s.fds))}–${Math.max(...after.map((s) => s.fds))} | ${cpuPerMin.toFixed(2)} | ${samples.reduce((a, s) => a + s.gaps, 0)} / ${samples.reduce((a, s) => a + s.steps, 0)} | ${values['no-viewer'] ? '—' : samples.filter((s) => s.viewerFrames <= 0).length} | ${(prunedBytes / 1e9).toFixed(2)} GB |`,
+    `| ${samples.length} | ${avg(head, 'rssMB').toFixed(1)} → ${avg(tail, 'rssMB').toFixed(1)} | ${growth('rssMB').toFixed(1)} %${after === samples ? ' (no warm-up: run too short)' : ''} | ${avg(head, 'heapMB').toFixed(1)} → ${avg(tail, 'heapMB').toFixed(1)} | ${avg(head, 'externalMB').toFixed(1)} → ${avg(tail, 'externalMB').toFixed(1)} | ${Math.min(...after.map((s) => s.fds))}–${Math.max(...after.map((s) => s.fds))} | ${cpuPerMin.toFixed(2)} | ${samples.reduce((a, s) => a + s.gaps, 0)} / ${samples.reduce((a, s) => a + s.steps, 0)} | ${values['no-viewer'] ? '—' : samples.filter((s) => s.viewerFrames <= 0).length} | ${(prunedBytes / 1e9).toFixed(2)} GB |`,
   );
   if (problems.length > 0) console.log(`\nProblems: ${problems.join('; ')}`);
   console.log(`\nSamples: ${join(work, 'samples.csv')}${values.keep ? '' : ' (removed with the work folder; --keep keeps it)'}; plot: ${values.plot}`);

@@ -20,12 +20,7 @@ import WebSocket from 'ws';
 import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const [what, ...rest] = process.argv.slice(2);
-if (what !== 'crash') {
-  console.error('usage: scripts/faults crash [--cycles 50] [--seed N]');
-  process.exit(2);
-}
-const { values } = parseArgs({ args: rest, options: { cycles: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
 const CYCLES = Number(values.cycles);
 let seed = Number(values.seed);
 /** Reproducible chance: the same --seed makes the same kill times and operations. */
