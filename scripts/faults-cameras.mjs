@@ -55,7 +55,8 @@ const problems = [];
 try {
   // The flapping camera: its own process on a fixed port, killed and started again.
   const flapPort = await freePort();
-  const flaps = { downs: 0, downMs: [] };
+  /** Each outage of the flapping camera: when it was killed and when it listened again. */
+  const flaps = { downs: 0, outages: [] };
   let flapping = await startCamera(['--port', String(flapPort), ...picture]);
   let flapOn = true;
   const flapLoop = (async () => {
@@ -65,11 +66,12 @@ try {
       if (!flapOn) break;
       flapping.proc.kill('SIGKILL');
       flaps.downs += 1;
-      const down = 5_000 + Math.random() * 15_000;
-      flaps.downMs.push(down);
-      await sleep(down);
+      const outage = { down: Date.now(), up: NaN };
+      flaps.outages.push(outage);
+      await sleep(5_000 + Math.random() * 15_000);
       if (!flapOn) break;
       flapping = await startCamera(['--port', String(flapPort), ...picture]);
+      outage.up = Date.now();
     }
   })();
   stoppers.push(async () => {
@@ -158,6 +160,13 @@ try {
     const causes = {};
     for (const g of r.gaps) causes[g.cause] = (causes[g.cause] ?? 0) + 1;
     const states = [...(seen.get(name) ?? new Map()).entries()].map(([k, n]) => `${k} (×${n})`).join('; ');
+    if (name === 'flapping') {
+      // How long after the camera listened again its footage started again.
+      for (const o of flaps.outages.filter((x) => Number.isFinite(x.up))) {
+        const next = segments.find((seg) => seg.start >= o.down);
+        if (next) flaps.backAfter = [...(flaps.backAfter ?? []), next.start - o.up];
+      }
+    }
     rows.push({ name, segments: segments.length, footage, gaps: r.gaps.length, causes, longestHole, holes250, overlaps, negative, future, states });
     if (overlaps > 0) problems.push(`${name}: ${overlaps} overlapping segments`);
     if (negative > 0) problems.push(`${name}: ${negative} segments end before they start`);
@@ -186,6 +195,8 @@ try {
     const causes = Object.entries(r.causes).map(([c, n]) => `${n} ${c}`).join(', ') || '0';
     console.log(`| ${r.name} | ${r.segments} | ${(r.footage / 1000).toFixed(0)} s | ${causes} | ${r.segments > 1 ? `${r.longestHole} ms` : '—'} | ${r.holes250} | ${r.overlaps} / ${r.negative} / ${r.future} | ${r.states.replaceAll('|', '/')} |`);
   }
+  const back = (flaps.backAfter ?? []).sort((a, b) => a - b);
+  if (back.length > 0) console.log(`\nThe flapping camera recorded again ${back[Math.floor(back.length / 2)]} ms (median) and at most ${back.at(-1)} ms after it listened again (${back.length} outages).`);
   console.log(`\nlibcamd after ${WARMUP_S} s of warm-up → at the end: RSS ${(avg(first, 'rss') / 1e6).toFixed(1)} → ${(avg(last, 'rss') / 1e6).toFixed(1)} MB (${growth('rss').toFixed(1)} %), open files ${avg(first, 'fds').toFixed(0)} → ${avg(last, 'fds').toFixed(0)} (${growth('fds').toFixed(1)} %)`);
   console.log(problems.length === 0 ? '\nAll checks passed.' : `\nProblems:\n${problems.map((p) => `- ${p}`).join('\n')}`);
   process.exitCode = problems.length === 0 ? 0 : 1;

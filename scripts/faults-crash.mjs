@@ -1,4 +1,4 @@
-// scripts/faults crash [--cycles 50]: power cuts, as a back room has them. A real libcamd
+// scripts/faults crash [--cycles 50] [--export-cuts 5]: power cuts, as a back room has them. A real libcamd
 // with four cameras (two RTSP from the simulator, two test patterns) is SIGKILLed at a
 // random moment while it records and, at the same time, prunes, isolates incidents, takes
 // stills, exports a released incident's footage under two approvers' passphrases and serves
@@ -20,8 +20,10 @@ import WebSocket from 'ws';
 import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, 'export-cuts': { type: 'string', default: '5' }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
 const CYCLES = Number(values.cycles);
+/** The last cycles aim the cut at an export under way (0.3–2.5 s after it starts). */
+const EXPORT_CUTS = Math.min(CYCLES, Number(values['export-cuts']));
 let seed = Number(values.seed);
 /** Reproducible chance: the same --seed makes the same kill times and operations. */
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -138,9 +140,10 @@ try {
   cli(['staff', 'add', 'desk'], `${STAFF}\n${STAFF}\n`);
   await sleep(10_000); // footage to isolate and export
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
-    const names = Object.keys(operations).filter(() => random() < 0.6);
+    const aimed = cycle > CYCLES - EXPORT_CUTS;
+    const names = aimed ? ['export'] : Object.keys(operations).filter(() => random() < 0.6);
     const running = names.map((n) => operations[n]().catch(() => undefined));
-    const aliveMs = 1000 + Math.floor(random() * 9000);
+    const aliveMs = aimed ? 300 + Math.floor(random() * 2200) : 1000 + Math.floor(random() * 9000);
     await sleep(aliveMs);
     const killedAt = Date.now();
     daemon.kill('SIGKILL');
@@ -208,7 +211,7 @@ try {
   const all = rows.flatMap((r) => Object.values(r.lost)).filter(Number.isFinite).sort((a, b) => a - b);
   const pct = (p) => all[Math.min(all.length - 1, Math.floor((p / 100) * all.length))];
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
-  console.log(`Command: scripts/faults crash --cycles ${CYCLES} --seed ${values.seed} (4 cameras: 2 RTSP 640x360@15 1 s GOP, 2 test patterns H.264/H.265; segments of 4 s; SIGKILL 1-10 s after each start while prune, isolate, still, export and a live viewer run, each with chance 0.6)\n`);
+  console.log(`Command: scripts/faults crash --cycles ${CYCLES} --seed ${values.seed} --export-cuts ${EXPORT_CUTS} (4 cameras: 2 RTSP 640x360@15 1 s GOP, 2 test patterns H.264/H.265; segments of 4 s; SIGKILL 1-10 s after each start while prune, isolate, still, export and a live viewer run, each with chance 0.6; in the last ${EXPORT_CUTS} cycles the cut lands 0.3–2.5 s into an export)\n`);
   console.log('| cycles | fsck --deep clean | audit chain verifies | clips intact | footage lost per cut, ms (median / p90 / max) | notices mailed (distinct) | repeats (same Message-ID) | audited as delivered but never mailed | outbox pending at the end |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   console.log(`| ${rows.length} | ${rows.filter((r) => r.fsck === 0).length} | ${rows.filter((r) => r.audit).length} | ${rows.reduce((a, r) => a + r.clips - r.badClips, 0)} of ${rows.reduce((a, r) => a + r.clips, 0)} checks | ${pct(50)} / ${pct(90)} / ${all.at(-1)} | ${mailedIds.length} | ${repeats} | ${missing.length} | ${pending} |`);
