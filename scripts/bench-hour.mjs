@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IndexDb } from '../dist/store/indexDb.js';
+import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { checkStoreIdentity } from '../dist/store/identity.js';
 import { segKey } from '../dist/store/segments.js';
 
@@ -43,7 +44,7 @@ export async function cameraHour({ segments: count, kbps, config = {} }) {
   await index.start();
   mkdirSync(store, { recursive: true });
   await checkStoreIdentity(index, store);
-  const seg = index.db.sublevel('seg', { valueEncoding: 'json' });
+  const seg = index.db.sublevel('seg', { valueEncoding: segmentEncoding });
   const head = index.db.sublevel('head', { valueEncoding: 'json' });
   const sha = createHash('sha256').update(readFileSync(sample)).digest('hex');
   const files = [];

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { IndexDb } from '../dist/store/indexDb.js';
+import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { SegmentStore, segKey } from '../dist/store/segments.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -41,7 +42,7 @@ function dayPath(store, camera, start) {
 async function seed(dir, cameras, from, count, { files = true, bytes = 64 } = {}) {
   const index = new IndexDb(join(dir, 'index'));
   await index.start();
-  const seg = index.db.sublevel('seg', { valueEncoding: 'json' });
+  const seg = index.db.sublevel('seg', { valueEncoding: segmentEncoding });
   const head = index.db.sublevel('head', { valueEncoding: 'json' });
   const store = join(dir, 'store');
   const payload = Buffer.alloc(bytes, 7);

@@ -7,6 +7,7 @@ import { Holds } from '../src/store/holds.js';
 import { IDENTITY_FILE, checkStoreIdentity } from '../src/store/identity.js';
 import { Pruner } from '../src/store/retention.js';
 import { segKey, type ChainHead, type SegmentEntry } from '../src/store/segments.js';
+import { segmentEncoding } from '../src/store/segmentCodec.js';
 import { shortDir } from './helpers/daemon.js';
 import { FakeClock } from './helpers/fakeClock.js';
 import { openStore, seedSegments } from './helpers/seed.js';
@@ -24,7 +25,7 @@ async function rig(t: Test) {
   await checkStoreIdentity(index, store.root);
   const clock = new FakeClock(FROM + 30 * 86_400_000);
   const holds = new Holds(index, store, clock);
-  const seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: 'json' });
+  const seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: segmentEncoding });
   const head = index.db.sublevel<string, ChainHead>('head', { valueEncoding: 'json' });
   const entry = async (i: number): Promise<SegmentEntry> => {
     const e = await seg.get(segKey('lobby', FROM + i * SEG));

@@ -245,6 +245,8 @@ export class Daemon {
         name: 'index',
         start: async () => {
           await this.index.start();
+          const migrated = this.index.migrated;
+          if (migrated) this.opts.log.info(migrated, 'index migrated to a newer format');
           const storeId = await checkStoreIdentity(this.index, config.store.path);
           this.storeIdValue = storeId;
           const { previousHead, signedHead } = await this.trail.start();

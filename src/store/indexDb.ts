@@ -1,9 +1,26 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { LibcamError } from '../errors.js';
+import { decodeSegment, isLegacySegment, segmentEncoding } from './segmentCodec.js';
+import type { SegmentEntry } from './segments.js';
 
-/** Key/value layout version; bumped when a sublevel's encoding changes. */
-export const INDEX_FORMAT = 1;
+/**
+ * Key/value layout version; bumped when a sublevel's encoding changes. 2: segment entries
+ * in the lean binary form (src/store/segmentCodec.ts). An index of format 1 is migrated at
+ * start-up; any other is refused.
+ */
+export const INDEX_FORMAT = 2;
+
+/** What the start-up migration did, for the log. */
+export interface IndexMigration {
+  from: number;
+  to: number;
+  entries: number;
+  ms: number;
+}
+
+/** Entries rewritten per batch: bounded memory however large the index. */
+const MIGRATION_BATCH = 10_000;
 
 /**
  * The LevelDB index at `index.path` (docs/design.md, The store): one sublevel per kind of record,
@@ -11,6 +28,8 @@ export const INDEX_FORMAT = 1;
  */
 export class IndexDb {
   readonly db: Level<string, unknown>;
+  /** Set when start() migrated the index from an older format. */
+  migrated: IndexMigration | undefined;
 
   constructor(readonly path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
@@ -29,9 +48,39 @@ export class IndexDb {
     const format = await meta.get('format');
     if (format === undefined) {
       await this.db.batch([{ type: 'put', sublevel: meta, key: 'format', value: INDEX_FORMAT }], { sync: true });
+    } else if (format === 1) {
+      this.migrated = await this.migrateSegments();
     } else if (format !== INDEX_FORMAT) {
       throw new LibcamError('conflict', `index ${this.path} has format ${format}; this libcamd reads format ${INDEX_FORMAT}`);
     }
+  }
+
+  /**
+   * Format 1 → 2: every segment entry still in JSON is rewritten in the binary form, in
+   * batches, then the format is set. A crash midway leaves format 1 and a mix of both forms,
+   * which reads correctly (the decoder tells them apart); the next start goes on from there.
+   */
+  private async migrateSegments(): Promise<IndexMigration> {
+    const started = Date.now();
+    const raw = this.db.sublevel<string, Buffer>('seg', { valueEncoding: 'buffer' });
+    const seg = this.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: segmentEncoding });
+    let entries = 0;
+    let after: string | undefined;
+    for (;;) {
+      const chunk = await raw.iterator({ ...(after === undefined ? {} : { gt: after }), limit: MIGRATION_BATCH }).all();
+      if (chunk.length === 0) break;
+      const batch = this.db.batch();
+      for (const [key, value] of chunk) {
+        if (!isLegacySegment(value)) continue;
+        batch.put(key, decodeSegment(value), { sublevel: seg });
+        entries += 1;
+      }
+      await batch.write();
+      after = chunk.at(-1)?.[0];
+    }
+    const meta = this.db.sublevel<string, number>('meta', { valueEncoding: 'json' });
+    await this.db.batch([{ type: 'put', sublevel: meta, key: 'format', value: INDEX_FORMAT }], { sync: true });
+    return { from: 1, to: INDEX_FORMAT, entries, ms: Date.now() - started };
   }
 
   async stop(): Promise<void> {

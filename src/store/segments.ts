@@ -7,6 +7,7 @@ import { fsyncPath, mkdirDurable } from './fsync.js';
 import { storeIdentityProblem } from './identity.js';
 import type { IndexDb } from './indexDb.js';
 import { scanMp4Buffer, videoCodecOf, type VideoCodec } from './mp4.js';
+import { segmentEncoding, segmentFile } from './segmentCodec.js';
 
 
 /** Why there is no footage of a camera for a while (a gap in the index). */
@@ -109,7 +110,7 @@ export class SegmentStore {
     readonly root: string,
     private readonly log: Logger,
   ) {
-    this.seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: 'json' });
+    this.seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: segmentEncoding });
     this.head = index.db.sublevel<string, ChainHead>('head', { valueEncoding: 'json' });
     this.gap = index.db.sublevel<string, GapEntry>('gap', { valueEncoding: 'json' });
     this.pending = index.db.sublevel<string, PendingEntry>('pending', { valueEncoding: 'json' });
@@ -149,9 +150,7 @@ export class SegmentStore {
   }
 
   finalPath(camera: string, start: number): string {
-    const d = new Date(start);
-    const two = (n: number): string => String(n).padStart(2, '0');
-    return join(this.root, camera, String(d.getUTCFullYear()), two(d.getUTCMonth() + 1), two(d.getUTCDate()), `${Math.round(start)}.mp4`);
+    return join(this.root, segmentFile(camera, start));
   }
 
   async prepare(camera: string): Promise<void> {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { IndexDb } from '../../src/store/indexDb.js';
+import { segmentEncoding } from '../../src/store/segmentCodec.js';
 import { SegmentStore, segKey, type ChainHead, type SegmentEntry } from '../../src/store/segments.js';
 
 /** An index and store opened in this process, as libcamd opens them (no daemon running). */
@@ -44,7 +45,7 @@ export async function seedBulk(
   camera: string,
   opts: { from: number; count: number; everyMs: number; lengthMs: number; bytes: number },
 ): Promise<void> {
-  const seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: 'json' });
+  const seg = index.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: segmentEncoding });
   const head = index.db.sublevel<string, ChainHead>('head', { valueEncoding: 'json' });
   const payload = randomBytes(opts.bytes);
   let prev: string | null = null;
