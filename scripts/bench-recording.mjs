@@ -19,7 +19,9 @@ const { values } = parseArgs({
     width: { type: 'string', default: '1280' },
     height: { type: 'string', default: '720' },
     fps: { type: 'string', default: '15' },
-    bitrate: { type: 'string', default: '2000' },
+    bitrate: { type: 'string', default: '200,2000,4000', description: 'kbit/s, a comma-separated list: one table row pair each' },
+    pattern: { type: 'string', default: 'snow', description: "the simulator's picture: snow makes the encoder send at --bitrate" },
+    runs: { type: 'string', default: '3', description: 'runs per bitrate (libcamd, then ffmpeg, each run): the median and the spread' },
     audio: { type: 'string', default: 'none' },
   },
 });
@@ -69,10 +71,10 @@ function sample(pids, port) {
   };
 }
 
-async function startCamera() {
+async function startCamera(bitrate) {
   const proc = spawn('/usr/bin/python3', [
-    join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', values.audio,
-    '--width', values.width, '--height', values.height, '--fps', values.fps, '--bitrate', values.bitrate,
+    join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', values.audio, '--pattern', values.pattern,
+    '--width', values.width, '--height', values.height, '--fps', values.fps, '--bitrate', String(bitrate),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise((res) => createInterface({ input: proc.stdout }).once('line', res));
   return { proc, ...JSON.parse(line) };
@@ -84,9 +86,13 @@ async function measure(name, pids, port) {
   await sleep(SECONDS * 1000);
   const b = sample(pids(), port);
   const cameraMinutes = (N * SECONDS) / 60;
+  const receivedMbit = ((b.received - a.received) * 8) / 1e6;
   return {
     name,
     cpuPerCameraMinute: (b.cpu - a.cpu) / cameraMinutes,
+    /** What each camera really sent, measured at the recorder's sockets. */
+    mbitPerSecond: receivedMbit / N / SECONDS,
+    cpuPerMbit: (b.cpu - a.cpu) / Math.max(1e-9, receivedMbit),
     rssMB: b.rss / 1e6,
     receivedMB: (b.received - a.received) / 1e6,
     writtenMB: (b.written - a.written) / 1e6,
@@ -134,20 +140,35 @@ async function ffmpeg(url, port) {
   return result;
 }
 
-const camera = await startCamera();
-try {
-  const ours = await libcamd(camera.url, camera.port);
-  const theirs = await ffmpeg(camera.url, camera.port);
-  const fmt = (r) => `| ${r.name} | ${r.cpuPerCameraMinute.toFixed(3)} | ${r.rssMB.toFixed(0)} | ${r.receivedMB.toFixed(1)} | ${r.writtenMB.toFixed(1)} | ${r.writtenPerReceived.toFixed(3)} |`;
-  const ffmpegVersion = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0];
-  console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, ${ffmpegVersion}`);
-  console.log(`Command: scripts/bench recording --cameras ${N} --seconds ${SECONDS} --warmup ${WARMUP} (one shared ${values.width}x${values.height}@${values.fps} H.264 stream, bitrate cap ${values.bitrate} kbit/s, audio ${values.audio})\n`);
-  console.log('| recorder | CPU s per camera-minute | RSS MB (all processes) | MB received | MB written | written / received |');
-  console.log('|---|---|---|---|---|---|');
-  console.log(fmt(ours));
-  console.log(fmt(theirs));
-  console.log(`\nCPU ratio libcamd / ffmpeg: ${(ours.cpuPerCameraMinute / theirs.cpuPerCameraMinute).toFixed(2)}`);
-} finally {
-  camera.proc.kill();
-  rmSync(work, { recursive: true, force: true });
+const RUNS = Number(values.runs);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs, digits) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+const ffmpegVersion = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}, ${ffmpegVersion}`);
+console.log(`Command: scripts/bench recording --cameras ${N} --seconds ${SECONDS} --warmup ${WARMUP} --bitrate ${values.bitrate} --pattern ${values.pattern} --runs ${RUNS} (one shared ${values.width}x${values.height}@${values.fps} H.264 stream, audio ${values.audio}; each run libcamd then ffmpeg on the same stream)\n`);
+console.log('| bitrate cap | measured Mbit/s per camera | recorder | CPU s per camera-minute, median (spread) | CPU s per Mbit received | RSS MB (all processes) | written / received | ratio libcamd / ffmpeg, median (spread) |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const bitrate of values.bitrate.split(',').map(Number)) {
+  const camera = await startCamera(bitrate);
+  const ours = [];
+  const theirs = [];
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      ours.push(await libcamd(camera.url, camera.port));
+      theirs.push(await ffmpeg(camera.url, camera.port));
+      process.stderr.write(`${bitrate} kbit/s run ${run + 1}: libcamd ${ours.at(-1).cpuPerCameraMinute.toFixed(3)}, ffmpeg ${theirs.at(-1).cpuPerCameraMinute.toFixed(3)}\n`);
+    }
+  } finally {
+    camera.proc.kill();
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+  }
+  const ratios = ours.map((o, i) => o.cpuPerCameraMinute / (theirs[i]?.cpuPerCameraMinute ?? NaN));
+  for (const [rows, ratio] of [[ours, `${median(ratios).toFixed(2)} (${spread(ratios, 2)})`], [theirs, '']]) {
+    const cpu = rows.map((r) => r.cpuPerCameraMinute);
+    console.log(
+      `| ${bitrate} kbit/s | ${median(rows.map((r) => r.mbitPerSecond)).toFixed(2)} | ${rows[0].name} | ${median(cpu).toFixed(3)} (${spread(cpu, 3)}) | ${median(rows.map((r) => r.cpuPerMbit)).toFixed(4)} | ${median(rows.map((r) => r.rssMB)).toFixed(0)} | ${median(rows.map((r) => r.writtenPerReceived)).toFixed(3)} | ${ratio} |`,
+    );
+  }
 }
+rmSync(work, { recursive: true, force: true });

@@ -20,7 +20,7 @@ import WebSocket from 'ws';
 import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, 'export-cuts': { type: 'string', default: '5' }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, 'export-cuts': { type: 'string', default: '5' }, gop: { type: 'string', default: '1', description: "the RTSP cameras' GOP in seconds (the loss per cut depends on it)" }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
 const CYCLES = Number(values.cycles);
 /** The last cycles aim the cut at an export under way (0.3–2.5 s after it starts). */
 const EXPORT_CUTS = Math.min(CYCLES, Number(values['export-cuts']));
@@ -78,7 +78,7 @@ const relay = new SMTPServer({
 await new Promise((r) => relay.listen(0, '127.0.0.1', r));
 const smtpPort = relay.server.address().port;
 
-const camera = await startCamera(['--width', '640', '--height', '360', '--fps', '15', '--bitrate', '1500', '--gop-seconds', '1']);
+const camera = await startCamera(['--width', '640', '--height', '360', '--fps', '15', '--bitrate', '1500', '--gop-seconds', values.gop]);
 const CAMERAS = ['rtsp-a', 'rtsp-b', 'pattern-a', 'pattern-b'];
 selfSignedCert(work);
 const config = join(work, 'libcam.yaml');
@@ -211,7 +211,7 @@ try {
   const all = rows.flatMap((r) => Object.values(r.lost)).filter(Number.isFinite).sort((a, b) => a - b);
   const pct = (p) => all[Math.min(all.length - 1, Math.floor((p / 100) * all.length))];
   console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
-  console.log(`Command: scripts/faults crash --cycles ${CYCLES} --seed ${values.seed} --export-cuts ${EXPORT_CUTS} (4 cameras: 2 RTSP 640x360@15 1 s GOP, 2 test patterns H.264/H.265; segments of 4 s; SIGKILL 1-10 s after each start while prune, isolate, still, export and a live viewer run, each with chance 0.6; in the last ${EXPORT_CUTS} cycles the cut lands 0.3–2.5 s into an export)\n`);
+  console.log(`Command: scripts/faults crash --cycles ${CYCLES} --seed ${values.seed} --export-cuts ${EXPORT_CUTS} --gop ${values.gop} (4 cameras: 2 RTSP 640x360@15 with a ${values.gop} s GOP, 2 test patterns H.264/H.265; segments of 4 s; SIGKILL 1-10 s after each start while prune, isolate, still, export and a live viewer run, each with chance 0.6; in the last ${EXPORT_CUTS} cycles the cut lands 0.3–2.5 s into an export)\n`);
   console.log('| cycles | fsck --deep clean | audit chain verifies | clips intact | footage lost per cut, ms (median / p90 / max) | notices mailed (distinct) | repeats (same Message-ID) | audited as delivered but never mailed | outbox pending at the end |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   console.log(`| ${rows.length} | ${rows.filter((r) => r.fsck === 0).length} | ${rows.filter((r) => r.audit).length} | ${rows.reduce((a, r) => a + r.clips - r.badClips, 0)} of ${rows.reduce((a, r) => a + r.clips, 0)} checks | ${pct(50)} / ${pct(90)} / ${all.at(-1)} | ${mailedIds.length} | ${repeats} | ${missing.length} | ${pending} |`);
