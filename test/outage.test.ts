@@ -114,6 +114,8 @@ t.test('while nothing listens at a camera\'s address, no pipeline is built for i
   const lost = (): number => daemon.stdout().split('\n').filter((l) => l.includes('"camera lost"') && l.includes('"unplugged"')).length;
   const whileDown = lost();
   t.ok(whileDown <= 2, `${whileDown} failed runs in 25 s unplugged (the one that noticed, at most one more): retries knock before they build`);
+  const status = JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult;
+  t.match(status.cameras[0], { state: 'backoff', reason: /cannot connect to the camera/ }, 'status says nothing answers');
   await camera.start();
   const backAt = Date.now();
   const after = await until(daemon.socket, 'unplugged', (r) => r.segments.some((s) => Date.parse(s.start) > backAt - 1000), 30_000);

@@ -523,6 +523,7 @@ export class Recorder implements CameraRuntime {
           return;
         }
         this.failures += 1;
+        this.setState('backoff', 'cannot connect to the camera (nothing answers at its address)');
         this.retryTimer = this.clock.setTimeout(() => this.retryIfReachable(run, endpoint), backoffMs(this.failures));
       },
       (err: unknown) => this.log.warn({ err }, 'cannot probe the camera'),
