@@ -18,10 +18,13 @@ export interface Clock {
    */
   setTimeout(fn: () => void, ms: number): Timer;
   /**
-   * Runs `fn` once the wall clock reads `when` (UTC ms) or later. For times that are on
-   * record as times of day: a pause's end, a notification's next attempt, midnight. When
-   * NTP steps the wall clock, the timer follows it, within DEADLINE_CHECK_MS: a pause
-   * "until 14:00" ends at 14:00 by the corrected clock, not an hour of uptime later.
+   * Runs `fn` once at `when` (UTC ms): when the wall clock reads `when`, or when as much
+   * time has passed as there was until `when` when the timer was set, whichever comes
+   * first. For times on record: a pause's end, a notification's next attempt, midnight.
+   * A step of the wall clock forward brings it nearer (within DEADLINE_CHECK_MS): a pause
+   * "until 14:00" ends at 14:00 by the corrected clock, not an hour of uptime later. A step
+   * back never pushes it away: a pause of an hour never lasts longer than an hour, a
+   * notification's retry never waits a day because the clock was corrected by a day.
    */
   at(fn: () => void, when: number): Timer;
 }
@@ -57,21 +60,27 @@ class SystemTimer implements Timer {
   }
 }
 
-/** A wall-clock deadline: a monotonic timer of at most DEADLINE_CHECK_MS, armed again until the wall clock reaches `when`. */
+/**
+ * A deadline on both clocks: a monotonic timer of at most DEADLINE_CHECK_MS, armed again
+ * until the wall clock reaches `when` or the time there was until it has passed.
+ */
 class DeadlineTimer implements Timer {
   private handle: NodeJS.Timeout | undefined;
   private cancelled = false;
+  /** performance.now() (monotonic) at which the time that was left when set has passed. */
+  private readonly monoDue: number;
 
   constructor(
     private readonly fn: () => void,
     private readonly when: number,
   ) {
+    this.monoDue = performance.now() + (when - Date.now());
     this.check();
   }
 
   private check(): void {
     if (this.cancelled) return;
-    const left = this.when - Date.now();
+    const left = Math.min(this.when - Date.now(), this.monoDue - performance.now());
     if (left <= 0) {
       this.handle = setTimeout(this.fn, 0);
       return;

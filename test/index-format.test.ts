@@ -72,18 +72,39 @@ t.test('an index of format 1 opens, is migrated once, and answers the same', asy
   await close();
 });
 
-t.test('a migration cut short (half the entries rewritten) reads correctly and finishes at the next start', async (t) => {
+t.test('a migration cut short (half the entries rewritten) reads correctly, keeps format-1 code out, and finishes at the next start', async (t) => {
   const dir = shortDir(t);
   let { index, store, close } = await openStore(dir);
   for (const camera of CAMERAS) await seedSegments(store, camera, { from: T0, count: 10, everyMs: SEG, lengthMs: SEG, bytes: 100 });
   const answers = await everyRange(store);
-  t.equal(await asFormat1(index, 0.5), 15, 'half the entries JSON, half binary, format still 1');
+  t.equal(await asFormat1(index, 0.5), 15, 'half the entries JSON, half binary');
+  // What a start cut short leaves: format 2 with the `migrating` mark (format-1 code refuses any format but 1).
+  const meta = index.db.sublevel<string, number>('meta', { valueEncoding: 'json' });
+  await meta.batch([
+    { type: 'put', key: 'format', value: 2 },
+    { type: 'put', key: 'migrating', value: 1 },
+  ]);
   t.same(await everyRange(store), answers, 'a mixed index reads the same');
   await close();
 
   ({ index, store, close } = await openStore(dir));
-  t.match(index.migrated, { entries: 15 }, 'the next start rewrites only what was left');
+  t.match(index.migrated, { entries: 15, unreadable: 0 }, 'the next start rewrites only what was left');
+  t.equal(await index.db.sublevel<string, number>('meta', { valueEncoding: 'json' }).get('migrating'), undefined, 'and removes the mark');
   t.same(await everyRange(store), answers);
+  await close();
+});
+
+t.test('a damaged entry is left as it was and named; the rest migrate and libcamd starts', async (t) => {
+  const dir = shortDir(t);
+  let { index, store, close } = await openStore(dir);
+  await seedSegments(store, 'lobby', { from: T0, count: 5, everyMs: SEG, lengthMs: SEG, bytes: 100 });
+  await asFormat1(index);
+  const raw = index.db.sublevel<string, Buffer>('seg', { valueEncoding: 'buffer' });
+  const [damagedKey] = await raw.keys({ limit: 1 }).all();
+  await raw.put(damagedKey ?? '', Buffer.from('{"camera":"lobby"'));
+  await close();
+  ({ index, store, close } = await openStore(dir));
+  t.match(index.migrated, { entries: 4, unreadable: 1, unreadableKeys: [damagedKey] }, 'four rewritten, the damaged one named');
   await close();
 });
 

@@ -247,6 +247,7 @@ export class Daemon {
           await this.index.start();
           const migrated = this.index.migrated;
           if (migrated) this.opts.log.info(migrated, 'index migrated to a newer format');
+          if (migrated && migrated.unreadable > 0) this.opts.log.warn(migrated, 'index entries that could not be read were left as they were: run libcam fsck');
           const storeId = await checkStoreIdentity(this.index, config.store.path);
           this.storeIdValue = storeId;
           const { previousHead, signedHead } = await this.trail.start();

@@ -189,18 +189,25 @@ export class Outbox {
     if (this.stopped) return;
     this.timer?.cancel();
     this.timer = this.opts.clock.at(() => {
-      if (this.running) return this.schedule(this.now() + 200); // a round is under way: look again after it
-      this.running = this.deliverDue()
+      if (this.running) {
+        // A round is under way: look again after it (an interval, on the monotonic clock).
+        this.timer = this.opts.clock.setTimeout(() => this.schedule(this.now()), 200);
+        return;
+      }
+      this.running = this.deliverDue(when)
         .catch((err: unknown) => this.opts.log.error({ err }, 'notification delivery round failed'))
         .finally(() => (this.running = undefined));
     }, when);
   }
 
-  /** Delivers due notifications oldest first; stops at the first failure and reschedules. */
-  private async deliverDue(): Promise<void> {
+  /**
+   * Delivers due notifications oldest first; stops at the first failure and reschedules.
+   * `dueBy` is the time the round was set for: a round that came by the monotonic clock
+   * after the wall clock stepped back treats what was due then as due.
+   */
+  private async deliverDue(dueBy: number): Promise<void> {
     for (let next = await this.oldest(); next && !this.stopped; next = await this.oldest()) {
-      const now = this.now();
-      if (next.nextAttempt > now) return this.schedule(next.nextAttempt);
+      if (next.nextAttempt > Math.max(this.now(), dueBy)) return this.schedule(next.nextAttempt);
       if (!(await this.deliver(next))) return;
     }
   }

@@ -212,13 +212,17 @@ export class Incidents {
 
   /** A live incident: cut once its end has passed and the segment holding it is indexed. */
   private collect(incident: Incident): void {
+    // An interval, not a time of day: footage times follow the pipeline's clock within a run
+    // (docs/design.md, Time), so the footage holding `to` arrives this much uptime from now
+    // whatever NTP does to the wall clock meanwhile; a wall-clock timer would cut early.
+    const wait = Math.max(0, incident.to + this.opts.segmentSeconds * 1000 + SETTLE_MS - this.opts.clock.now());
     this.timers.get(incident.id)?.cancel();
     this.timers.set(
       incident.id,
-      this.opts.clock.at(() => {
+      this.opts.clock.setTimeout(() => {
         this.timers.delete(incident.id);
         this.finish(incident.id).catch((err: unknown) => this.opts.log.error({ err, incident: incident.id }, 'cannot cut the clips of an incident'));
-      }, incident.to + this.opts.segmentSeconds * 1000 + SETTLE_MS),
+      }, wait),
     );
   }
 

@@ -64,7 +64,10 @@ function recordingTail(segmentSeconds: number): string {
     // GStreamer 1.22: no error, no EOS, the pipeline just waits), so the recorder would only
     // notice at its segment watchdog (3 segment lengths, 30 s by default) while status said
     // "recording". GStreamer's own watchdog posts an error after STALL_MS without a frame.
-    `watchdog name=${STALL_ELEMENT} timeout=${STALL_MS} ! ` +
+    // It starts disarmed (timeout 0): the recorder arms it once the first file opens, so a
+    // camera slow to answer or to send its first keyframe is judged by rtspsrc's own
+    // timeouts, which name what went wrong (refused, unauthorised, no UDP, no answer).
+    `watchdog name=${STALL_ELEMENT} timeout=0 ! ` +
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +

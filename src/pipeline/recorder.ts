@@ -64,7 +64,7 @@ function classifyText(text: string, fallback: string): Failure {
   }
   // rtspsrc's words for a request that got no answer: something accepts connections at the
   // camera's address and then says nothing (a hung camera, or not an RTSP server).
-  if (/Could not read from resource/i.test(text) && /receive_response|try_send/i.test(text)) {
+  if (/Timeout while waiting for server response/i.test(text)) {
     return { reason: 'the camera accepted the connection but never answered (RTSP request timed out)', auth: false };
   }
   if (/Could not open resource|Failed to connect|Connection refused|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/i.test(text)) {
@@ -86,6 +86,10 @@ const EOS_WAIT_MS = 5000;
 const BEHIND_STEP_MS = 1000;
 /** While waiting to retry, how often to check whether a camera that went away is back. */
 const PROBE_INTERVAL_MS = 1000;
+/** How long a retry's knock waits for the camera's TCP port (a slow link still answers). */
+const KNOCK_TIMEOUT_MS = 5000;
+/** Retries that found nothing listening before one builds a pipeline anyway (~10 min at the 30 s backoff). */
+const KNOCKS_BEFORE_BUILD = 20;
 
 /**
  * One camera's recorder: builds its pipeline, follows the bus, turns fragment messages
@@ -124,6 +128,9 @@ export class Recorder implements CameraRuntime {
   private reconciling: Promise<void> = Promise.resolve();
   private started = false;
   private stepNotedRun = -1;
+  private stallArmedRun = -1;
+  /** Retries in a row that found nothing listening and built no pipeline. */
+  private knocks = 0;
   /** Closes the live branch's pipe once the pipeline is stopped. */
   private detachLive: (() => void) | undefined;
 
@@ -379,6 +386,7 @@ export class Recorder implements CameraRuntime {
       start = this.lastSegmentEnd;
     }
     this.openStarts.set(location, start);
+    this.armStallWatchdog(run);
     // While a suspension closes the pipeline (EOS can take seconds) a new fragment may still
     // open: it is indexed, but the camera stays paused or in error, not 'recording'.
     if (this.state !== 'recording' && this.suspensions.size === 0) {
@@ -395,6 +403,14 @@ export class Recorder implements CameraRuntime {
       })
       .catch((err: unknown) => this.log.error({ err }, 'cannot close the gap'));
     this.armWatchdog(run);
+  }
+
+  /** Video flows: from now on STALL_MS without a frame is a lost camera (once per run). */
+  private armStallWatchdog(run: number): void {
+    if (this.stallArmedRun === run) return;
+    this.stallArmedRun = run;
+    const stall = this.pipeline?.findChild(STALL_ELEMENT);
+    if (stall) stall['timeout'] = STALL_MS;
   }
 
   /** Reports a clock step once per run: every later segment of the run would report it again. */
@@ -515,18 +531,28 @@ export class Recorder implements CameraRuntime {
    * unplugged for a week would otherwise cost 20,000 of them.
    */
   private retryIfReachable(run: number, endpoint: Endpoint): void {
-    tcpReachable(endpoint, PROBE_INTERVAL_MS).then(
+    const build = (): void => {
+      if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+      this.knocks = 0;
+      this.connect();
+    };
+    tcpReachable(endpoint, KNOCK_TIMEOUT_MS).then(
       (up) => {
         if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
-        if (up) {
-          this.connect();
+        // Every KNOCKS_BEFORE_BUILD-th retry builds anyway: the knock may be wrong (a camera
+        // behind something that drops bare connects, an ONVIF device that moved its stream).
+        if (up || ++this.knocks >= KNOCKS_BEFORE_BUILD) {
+          build();
           return;
         }
         this.failures += 1;
         this.setState('backoff', 'cannot connect to the camera (nothing answers at its address)');
         this.retryTimer = this.clock.setTimeout(() => this.retryIfReachable(run, endpoint), backoffMs(this.failures));
       },
-      (err: unknown) => this.log.warn({ err }, 'cannot probe the camera'),
+      (err: unknown) => {
+        this.log.warn({ err }, 'cannot probe the camera');
+        build();
+      },
     );
   }
 

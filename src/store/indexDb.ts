@@ -1,8 +1,7 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { LibcamError } from '../errors.js';
-import { decodeSegment, isLegacySegment, segmentEncoding } from './segmentCodec.js';
-import type { SegmentEntry } from './segments.js';
+import { decodeSegment, encodeSegment, isLegacySegment } from './segmentCodec.js';
 
 /**
  * Key/value layout version; bumped when a sublevel's encoding changes. 2: segment entries
@@ -15,7 +14,11 @@ export const INDEX_FORMAT = 2;
 export interface IndexMigration {
   from: number;
   to: number;
+  /** Entries rewritten in the binary form. */
   entries: number;
+  /** Entries that could not be read and were left as they were (their keys, the first few). */
+  unreadable: number;
+  unreadableKeys: string[];
   ms: number;
 }
 
@@ -46,9 +49,10 @@ export class IndexDb {
     }
     const meta = this.db.sublevel<string, number>('meta', { valueEncoding: 'json' });
     const format = await meta.get('format');
+    const migrating = await meta.get('migrating');
     if (format === undefined) {
       await this.db.batch([{ type: 'put', sublevel: meta, key: 'format', value: INDEX_FORMAT }], { sync: true });
-    } else if (format === 1) {
+    } else if (format === 1 || (format === INDEX_FORMAT && migrating !== undefined)) {
       this.migrated = await this.migrateSegments();
     } else if (format !== INDEX_FORMAT) {
       throw new LibcamError('conflict', `index ${this.path} has format ${format}; this libcamd reads format ${INDEX_FORMAT}`);
@@ -57,14 +61,26 @@ export class IndexDb {
 
   /**
    * Format 1 → 2: every segment entry still in JSON is rewritten in the binary form, in
-   * batches, then the format is set. A crash midway leaves format 1 and a mix of both forms,
-   * which reads correctly (the decoder tells them apart); the next start goes on from there.
+   * batches. The format is set to 2 first, with a `migrating` mark that is removed last: a
+   * libcamd of format 1 refuses the half-rewritten index (it could not read binary
+   * entries), and this one goes on where a start cut short stopped (the decoder reads both
+   * forms meanwhile). An entry that cannot be read is left as it was and named in the log:
+   * one damaged value must not keep every camera from recording.
    */
   private async migrateSegments(): Promise<IndexMigration> {
     const started = Date.now();
+    const meta = this.db.sublevel<string, number>('meta', { valueEncoding: 'json' });
+    await this.db.batch(
+      [
+        { type: 'put', sublevel: meta, key: 'format', value: INDEX_FORMAT },
+        { type: 'put', sublevel: meta, key: 'migrating', value: 1 },
+      ],
+      { sync: true },
+    );
     const raw = this.db.sublevel<string, Buffer>('seg', { valueEncoding: 'buffer' });
-    const seg = this.db.sublevel<string, SegmentEntry>('seg', { valueEncoding: segmentEncoding });
     let entries = 0;
+    const unreadableKeys: string[] = [];
+    let unreadable = 0;
     let after: string | undefined;
     for (;;) {
       const chunk = await raw.iterator({ ...(after === undefined ? {} : { gt: after }), limit: MIGRATION_BATCH }).all();
@@ -72,15 +88,23 @@ export class IndexDb {
       const batch = this.db.batch();
       for (const [key, value] of chunk) {
         if (!isLegacySegment(value)) continue;
-        batch.put(key, decodeSegment(value), { sublevel: seg });
+        let lean: Buffer;
+        try {
+          lean = encodeSegment(decodeSegment(value));
+        } catch {
+          unreadable += 1;
+          if (unreadableKeys.length < 5) unreadableKeys.push(key);
+          continue;
+        }
+        if (isLegacySegment(lean)) continue; // does not fit the binary form: stays JSON
+        batch.put(key, lean, { sublevel: raw });
         entries += 1;
       }
       await batch.write();
       after = chunk.at(-1)?.[0];
     }
-    const meta = this.db.sublevel<string, number>('meta', { valueEncoding: 'json' });
-    await this.db.batch([{ type: 'put', sublevel: meta, key: 'format', value: INDEX_FORMAT }], { sync: true });
-    return { from: 1, to: INDEX_FORMAT, entries, ms: Date.now() - started };
+    await this.db.batch([{ type: 'del', sublevel: meta, key: 'migrating' }], { sync: true });
+    return { from: 1, to: INDEX_FORMAT, entries, unreadable, unreadableKeys, ms: Date.now() - started };
   }
 
   async stop(): Promise<void> {

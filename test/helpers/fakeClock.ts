@@ -7,10 +7,12 @@ import type { Clock, Timer } from '../../src/clock.js';
  * step moves). `advance` moves both; timers fire only when it passes their time, in order,
  * each followed by a moment of real time so the work it starts (index writes through
  * libuv's pool, audit entries) finishes and sets its next timer before fake time moves on.
- * `at` timers wait for the wall clock, so a step moves them; `setTimeout` timers do not.
+ * `at` timers are due at their wall time or after the time there was until it, whichever
+ * comes first (a step forward brings them nearer, a step back never pushes them away);
+ * `setTimeout` timers count monotonic time only.
  */
 export class FakeClock implements Clock {
-  private timers: { at: number; wall: boolean; seq: number; fn: () => void; cancelled: boolean }[] = [];
+  private timers: { at: number; wall: boolean; monoDue: number; seq: number; fn: () => void; cancelled: boolean }[] = [];
   private seq = 0;
   /** Monotonic time, ms: starts equal to the wall clock and only `advance` moves it. */
   private mono: number;
@@ -32,12 +34,13 @@ export class FakeClock implements Clock {
     return this.add(fn, this.mono + Math.max(0, ms), false);
   }
 
+  /** Due at `when` by the wall clock or after the time there was until it, whichever first (as src/clock.ts). */
   at(fn: () => void, when: number): Timer {
-    return this.add(fn, when, true);
+    return this.add(fn, when, true, this.mono + (when - this.time));
   }
 
-  private add(fn: () => void, at: number, wall: boolean): Timer {
-    const timer = { at, wall, seq: this.seq++, fn, cancelled: false };
+  private add(fn: () => void, at: number, wall: boolean, monoDue = at): Timer {
+    const timer = { at, wall, monoDue, seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);
     return { cancel: () => void (timer.cancelled = true) };
   }
@@ -55,7 +58,7 @@ export class FakeClock implements Clock {
     const until = this.mono + ms;
     // On the monotonic scale: a wall-clock timer is due when the monotonic time has moved as
     // far as its wall time is ahead (the offset between the two holds while time advances).
-    const due = (t: { at: number; wall: boolean }): number => (t.wall ? t.at - this.time + this.mono : t.at);
+    const due = (t: { at: number; wall: boolean; monoDue: number }): number => (t.wall ? Math.min(t.at - this.time + this.mono, t.monoDue) : t.at);
     for (;;) {
       await settle();
       const next = this.timers.filter((t) => !t.cancelled && due(t) <= until).sort((a, b) => due(a) - due(b) || a.seq - b.seq)[0];
