@@ -77,7 +77,7 @@ export class IndexDb {
       ],
       { sync: true },
     );
-    const raw = this.db.sublevel<string, Buffer>('seg', { valueEncoding: 'buffer' });
+    const raw = this.db.sublevel<string, string>('seg', { valueEncoding: 'utf8' });
     let entries = 0;
     const unreadableKeys: string[] = [];
     let unreadable = 0;
@@ -88,7 +88,7 @@ export class IndexDb {
       const batch = this.db.batch();
       for (const [key, value] of chunk) {
         if (!isLegacySegment(value)) continue;
-        let lean: Buffer;
+        let lean: string;
         try {
           lean = encodeSegment(decodeSegment(value));
         } catch {
