@@ -5,7 +5,7 @@ import { decodeSegment, encodeSegment, isLegacySegment } from './segmentCodec.js
 
 /**
  * Key/value layout version; bumped when a sublevel's encoding changes. 2: segment entries
- * in the lean binary form (src/store/segmentCodec.ts). An index of format 1 is migrated at
+ * in the lean text form (src/store/segmentCodec.ts). An index of format 1 is migrated at
  * start-up; any other is refused.
  */
 export const INDEX_FORMAT = 2;
@@ -14,7 +14,7 @@ export const INDEX_FORMAT = 2;
 export interface IndexMigration {
   from: number;
   to: number;
-  /** Entries rewritten in the binary form. */
+  /** Entries rewritten in the lean form. */
   entries: number;
   /** Entries that could not be read and were left as they were (their keys, the first few). */
   unreadable: number;
@@ -60,9 +60,9 @@ export class IndexDb {
   }
 
   /**
-   * Format 1 → 2: every segment entry still in JSON is rewritten in the binary form, in
+   * Format 1 → 2: every segment entry still in JSON is rewritten in the lean form, in
    * batches. The format is set to 2 first, with a `migrating` mark that is removed last: a
-   * libcamd of format 1 refuses the half-rewritten index (it could not read binary
+   * libcamd of format 1 refuses the half-rewritten index (it could not read lean
    * entries), and this one goes on where a start cut short stopped (the decoder reads both
    * forms meanwhile). An entry that cannot be read is left as it was and named in the log:
    * one damaged value must not keep every camera from recording.
@@ -96,7 +96,7 @@ export class IndexDb {
           if (unreadableKeys.length < 5) unreadableKeys.push(key);
           continue;
         }
-        if (isLegacySegment(lean)) continue; // does not fit the binary form: stays JSON
+        if (isLegacySegment(lean)) continue; // does not fit the lean form: stays JSON
         batch.put(key, lean, { sublevel: raw });
         entries += 1;
       }
