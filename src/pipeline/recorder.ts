@@ -311,6 +311,7 @@ export class Recorder implements CameraRuntime {
     this.retryTimer?.cancel();
     this.probeTimer?.cancel();
     const run = ++this.run;
+    this.knocks = 0;
     this.setState('connecting', this.reason); // the last error's reason stays until video flows
     if (this.codec === undefined) this.codec = await this.opts.store.lastCodec(this.name);
     const plan = await this.opts.plan(this.codec ?? undefined, this.transport);
@@ -533,7 +534,6 @@ export class Recorder implements CameraRuntime {
   private retryIfReachable(run: number, endpoint: Endpoint): void {
     const build = (): void => {
       if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
-      this.knocks = 0;
       this.connect();
     };
     tcpReachable(endpoint, KNOCK_TIMEOUT_MS).then(
