@@ -532,28 +532,34 @@ export class Recorder implements CameraRuntime {
    * unplugged for a week would otherwise cost 20,000 of them.
    */
   private retryIfReachable(run: number, endpoint: Endpoint): void {
-    const build = (): void => {
-      if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    this.knock(run, endpoint).catch((err: unknown) => {
+      this.log.warn({ err }, 'cannot probe the camera');
+      if (run === this.run && !this.stopped && this.suspensions.size === 0) this.connect();
+    });
+  }
+
+  private async knock(run: number, endpoint: Endpoint): Promise<void> {
+    const up = await tcpReachable(endpoint, KNOCK_TIMEOUT_MS);
+    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    // Every KNOCKS_BEFORE_BUILD-th retry builds anyway: the knock may be wrong (a camera
+    // behind something that drops bare connects, an ONVIF device that moved its stream).
+    if (up || ++this.knocks >= KNOCKS_BEFORE_BUILD) {
       this.connect();
-    };
-    tcpReachable(endpoint, KNOCK_TIMEOUT_MS).then(
-      (up) => {
-        if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
-        // Every KNOCKS_BEFORE_BUILD-th retry builds anyway: the knock may be wrong (a camera
-        // behind something that drops bare connects, an ONVIF device that moved its stream).
-        if (up || ++this.knocks >= KNOCKS_BEFORE_BUILD) {
-          build();
-          return;
-        }
-        this.failures += 1;
-        this.setState('backoff', 'cannot connect to the camera (nothing answers at its address)');
-        this.retryTimer = this.clock.setTimeout(() => this.retryIfReachable(run, endpoint), backoffMs(this.failures));
-      },
-      (err: unknown) => {
-        this.log.warn({ err }, 'cannot probe the camera');
-        build();
-      },
-    );
+      return;
+    }
+    this.failures += 1;
+    // What would stop the camera once it answers is still checked and shown: the plan reads
+    // the credentials file afresh (a file made readable by others is refused on every read).
+    let reason = 'cannot connect to the camera (nothing answers at its address)';
+    try {
+      await this.opts.plan(this.codec ?? undefined, this.transport);
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      reason = classifyText(text, text).reason;
+    }
+    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    this.setState('backoff', reason);
+    this.retryTimer = this.clock.setTimeout(() => this.retryIfReachable(run, endpoint), backoffMs(this.failures));
   }
 
   /**
