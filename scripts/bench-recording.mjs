@@ -6,9 +6,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -71,14 +71,9 @@ function sample(pids, port) {
   };
 }
 
-async function startCamera(bitrate) {
-  const proc = spawn('/usr/bin/python3', [
-    join(ROOT, 'test/fixtures/rtsp-camera.py'), '--port', '0', '--audio', values.audio, '--pattern', values.pattern,
-    '--width', values.width, '--height', values.height, '--fps', values.fps, '--bitrate', String(bitrate),
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((res) => createInterface({ input: proc.stdout }).once('line', res));
-  return { proc, ...JSON.parse(line) };
-}
+/** The simulator at this bitrate (lib/fixtures.mjs's startCamera; its --audio none is overridden). */
+const startSimulator = (bitrate) =>
+  startCamera(['--audio', values.audio, '--pattern', values.pattern, '--width', values.width, '--height', values.height, '--fps', values.fps, '--bitrate', String(bitrate)]);
 
 async function measure(name, pids, port) {
   await sleep(WARMUP * 1000);
@@ -149,7 +144,7 @@ console.log(`Command: scripts/bench recording --cameras ${N} --seconds ${SECONDS
 console.log('| bitrate cap | measured Mbit/s per camera | recorder | CPU s per camera-minute, median (spread) | CPU s per Mbit received | RSS MB (all processes) | written / received | ratio libcamd / ffmpeg, median (spread) |');
 console.log('|---|---|---|---|---|---|---|---|');
 for (const bitrate of values.bitrate.split(',').map(Number)) {
-  const camera = await startCamera(bitrate);
+  const camera = await startSimulator(bitrate);
   const ours = [];
   const theirs = [];
   try {
