@@ -502,7 +502,7 @@ export class Recorder implements CameraRuntime {
   }
 
   private fail(run: number, failed: Failure): void {
-    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    if (!this.stillCurrent(run)) return;
     this.teardown();
     this.failures += 1;
     const { failure, stuck, now } =
@@ -525,6 +525,11 @@ export class Recorder implements CameraRuntime {
     if (probing) this.probeUntilBack(this.run, endpoint, failure.unreachable === true);
   }
 
+  /** Whether the outcome of `run`'s failure still decides: no newer run, no stop, no suspension. */
+  private stillCurrent(run: number): boolean {
+    return run === this.run && !this.stopped && this.suspensions.size === 0;
+  }
+
   /**
    * A retry that first knocks: while nothing listens at the camera's address, no pipeline
    * is built, only the next retry armed. Every pipeline built and dropped leaves about
@@ -534,13 +539,13 @@ export class Recorder implements CameraRuntime {
   private retryIfReachable(run: number, endpoint: Endpoint): void {
     this.knock(run, endpoint).catch((err: unknown) => {
       this.log.warn({ err }, 'cannot probe the camera');
-      if (run === this.run && !this.stopped && this.suspensions.size === 0) this.connect();
+      if (this.stillCurrent(run)) this.connect();
     });
   }
 
   private async knock(run: number, endpoint: Endpoint): Promise<void> {
     const up = await tcpReachable(endpoint, KNOCK_TIMEOUT_MS);
-    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    if (!this.stillCurrent(run)) return;
     // Every KNOCKS_BEFORE_BUILD-th retry builds anyway: the knock may be wrong (a camera
     // behind something that drops bare connects, an ONVIF device that moved its stream).
     if (up || ++this.knocks >= KNOCKS_BEFORE_BUILD) {
@@ -557,7 +562,7 @@ export class Recorder implements CameraRuntime {
       const text = err instanceof Error ? err.message : String(err);
       reason = classifyText(text, text).reason;
     }
-    if (run !== this.run || this.stopped || this.suspensions.size > 0) return;
+    if (!this.stillCurrent(run)) return;
     this.setState('backoff', reason);
     this.retryTimer = this.clock.setTimeout(() => this.retryIfReachable(run, endpoint), backoffMs(this.failures));
   }
