@@ -38,6 +38,12 @@ export interface PipelinePlan {
   eosReachesSink: boolean;
   /** Where the camera listens: probed during backoff to notice at once when it is back. */
   endpoint?: Endpoint | undefined;
+  /**
+   * Set when libcam's own RTSP client (src/pipeline/rtspClient.ts) feeds the pipeline:
+   * the recorder opens the session first, learns the codec from the camera's description,
+   * and builds `feedDescription(codec)` instead of `description`.
+   */
+  feed?: { source: NetworkSource; description: (codec: VideoCodec) => string } | undefined;
 }
 
 
@@ -57,7 +63,12 @@ const LIVE_QUEUE_NS = 2_000_000_000;
 export const STALL_ELEMENT = 'stall';
 export const STALL_MS = 5000;
 
-function recordingTail(segmentSeconds: number): string {
+/**
+ * `watchdog` false leaves the stall watchdog out: libcam's RTSP client watches for a
+ * stall itself, where frames arrive (GStreamer's watchdog re-arms a timer on another
+ * thread at every frame: 5 % of libcamd's CPU at 16 cameras).
+ */
+function recordingTail(segmentSeconds: number, watchdog = true): string {
   const maxSizeTime = segmentSeconds * 1_000_000_000 + SPLIT_SLACK_NS;
   return (
     // rtspsrc posts nothing when a camera's TCP connection closes under it (seen with
@@ -67,7 +78,7 @@ function recordingTail(segmentSeconds: number): string {
     // It starts disarmed (timeout 0): the recorder arms it once the first file opens, so a
     // camera slow to answer or to send its first keyframe is judged by rtspsrc's own
     // timeouts, which name what went wrong (refused, unauthorised, no UDP, no answer).
-    `watchdog name=${STALL_ELEMENT} timeout=0 ! ` +
+    (watchdog ? `watchdog name=${STALL_ELEMENT} timeout=0 ! ` : '') +
     'tee name=live allow-not-linked=true ' +
     `! splitmuxsink name=sink async-finalize=false max-size-time=${maxSizeTime} ` +
     `muxer="mp4mux fragment-duration=${FRAGMENT_MS}" sink="filesink buffer-mode=unbuffered" ` +
@@ -84,6 +95,26 @@ export interface NetworkSource {
   url: string;
   user?: string;
   password?: string;
+}
+
+/** The appsrc libcam's RTSP client pushes access units into: one element name for both paths. */
+export const FEED_ELEMENT = 'src';
+/** The most the appsrc holds when the pipeline falls behind, before it drops the oldest frames. */
+const FEED_QUEUE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A pipeline fed access units by libcam's RTSP client: byte-stream caps, parsed by
+ * GStreamer's parser (which makes the stream format mp4mux needs), then the recording tail.
+ * The buffers carry the times the client gives them (the camera's RTP clock, held to
+ * arrival), so appsrc does no timestamping of its own.
+ */
+export function feedDescription(codec: VideoCodec, segmentSeconds: number): string {
+  const parse = codec === 'h264' ? 'h264parse' : 'h265parse';
+  return (
+    `appsrc name=${FEED_ELEMENT} is-live=true format=time do-timestamp=false max-bytes=${FEED_QUEUE_BYTES} leaky-type=downstream ` +
+    `caps="video/x-${codec},stream-format=byte-stream,alignment=au" ! ${parse} ! ` +
+    recordingTail(segmentSeconds, false)
+  );
 }
 
 const DEPAYLOAD: Record<VideoCodec, string> = {
@@ -122,6 +153,17 @@ export function rtspPlan(source: NetworkSource, segmentSeconds: number, codec?: 
   const video = codec
     ? `${rtsp}src. ! ${DEPAYLOAD[codec]} ! `
     : `${rtsp}src. ! ${DEPAYLOAD.h264} ! funnel name=video src. ! ${DEPAYLOAD.h265} ! video. video. ! `;
+  // RTP interleaved over TCP from an rtsp:// URL: libcam's own client (it costs a fraction
+  // of rtspsrc per packet); rtspsrc for UDP and rtsps://.
+  if (transport === 'tcp' && /^rtsp:\/\//i.test(source.url)) {
+    return {
+      description: feedDescription(codec ?? 'h264', segmentSeconds),
+      properties: {},
+      eosReachesSink: true,
+      endpoint: endpointOf(source.url),
+      feed: { source, description: (sent) => feedDescription(sent, segmentSeconds) },
+    };
+  }
   return {
     description: video + recordingTail(segmentSeconds),
     properties: { src },

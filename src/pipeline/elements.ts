@@ -34,6 +34,7 @@ export const GST_ELEMENTS: readonly ElementNeed[] = [
   ...need('live view', 'gstreamer1.0-plugins-base', 'videorate', 'videoscale'),
   ...need('live view', 'gstreamer1.0-plugins-bad', 'gdpdepay'),
   ...need('stills', 'libgstreamer1.0-0', 'filesrc'),
+  ...need('recording', 'gstreamer1.0-plugins-base', 'appsrc'),
   ...need('stills', 'gstreamer1.0-plugins-base', 'decodebin', 'videoconvert', 'appsink'),
   ...need('stills', 'gstreamer1.0-plugins-good', 'qtdemux', 'jpegenc'),
   ...need('stills', 'gstreamer1.0-libav', 'avdec_h264', 'avdec_h265'),

@@ -8,10 +8,12 @@ import type { GapEntry, SegmentStore } from '../store/segments.js';
 import { SUSPENSION_KINDS, type CameraReport, type CameraRuntime, type CameraState, type Suspension, type SuspensionKind } from './runtime.js';
 import { AUTH_RETRY_MS, backoffMs } from './backoff.js';
 import type { TransportMode } from '../config/types.js';
-import { LIVE_ELEMENTS, STALL_ELEMENT, STALL_MS, type PipelinePlan, type Transport } from './description.js';
+import { FEED_ELEMENT, LIVE_ELEMENTS, STALL_ELEMENT, STALL_MS, type PipelinePlan, type Transport } from './description.js';
 import { tcpReachable, type Endpoint } from './reachability.js';
 import { collectSoon, createPipeline, runningTimeMs, type BusMessage, type GstPipeline } from './gst.js';
 import { LiveFeed } from './liveFeed.js';
+import { RtspSession } from './rtspClient.js';
+import { feedPipeline } from './rtspFeed.js';
 
 export interface RecorderOptions {
   name: string;
@@ -66,6 +68,9 @@ function classifyText(text: string, fallback: string): Failure {
   // camera's address and then says nothing (a hung camera, or not an RTSP server).
   if (/Timeout while waiting for server response/i.test(text)) {
     return { reason: 'the camera accepted the connection but never answered (RTSP request timed out)', auth: false };
+  }
+  if (/ECONNRESET|closed the connection/i.test(text)) {
+    return { reason: 'the camera closed the connection', auth: false };
   }
   if (/Could not open resource|Failed to connect|Connection refused|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT/i.test(text)) {
     return { reason: 'cannot connect to the camera (refused, unreachable or timed out)', auth: false, unreachable: true };
@@ -133,6 +138,8 @@ export class Recorder implements CameraRuntime {
   private knocks = 0;
   /** Closes the live branch's pipe once the pipeline is stopped. */
   private detachLive: (() => void) | undefined;
+  /** libcam's RTSP client session feeding the pipeline, when it does (RTP over TCP). */
+  private session: RtspSession | undefined;
 
   constructor(private readonly opts: RecorderOptions) {
     this.name = opts.name;
@@ -274,6 +281,9 @@ export class Recorder implements CameraRuntime {
     this.probeTimer?.cancel();
     this.watchdogTimer?.cancel();
     const pipeline = this.pipeline;
+    // Nothing more from the camera: the EOS below is the stream's last word.
+    this.session?.close();
+    this.session = undefined;
     if (pipeline && this.plan?.eosReachesSink) {
       // A camera that is gone cannot deliver EOS: wait a bounded time, then let recovery
       // index what was written.
@@ -300,9 +310,11 @@ export class Recorder implements CameraRuntime {
   private connect(): void {
     // Errors before the pipeline runs: an ONVIF device that refuses or does not answer,
     // an unreadable credentials file.
-    this.connectOnce().catch((err: unknown) => {
+    const attempt = this.connectOnce();
+    const run = this.run; // connectOnce numbers its run before it first waits
+    attempt.catch((err: unknown) => {
       const text = err instanceof Error ? err.message : String(err);
-      this.fail(this.run, classifyText(text, text));
+      this.fail(run, classifyText(text, text));
     });
   }
 
@@ -317,7 +329,29 @@ export class Recorder implements CameraRuntime {
     const plan = await this.opts.plan(this.codec ?? undefined, this.transport);
     if (run !== this.run || this.stopped) return;
     this.plan = plan;
-    const pipeline = (this.opts.createPipeline ?? createPipeline)(plan.description);
+    // libcam's own RTSP client: the session is set up before the pipeline is built, so the
+    // pipeline is made for the codec the camera describes now.
+    let session: RtspSession | undefined;
+    if (plan.feed) {
+      session = await RtspSession.open(plan.feed.source);
+      if (run !== this.run || this.stopped || this.suspensions.size > 0) {
+        session.close();
+        return;
+      }
+      if (this.codec !== session.codec) {
+        if (this.codec) this.log.info({ was: this.codec, now: session.codec }, 'the camera sends another codec now');
+        this.codec = session.codec;
+      }
+    }
+    const description = session && plan.feed ? plan.feed.description(session.codec) : plan.description;
+    let pipeline: GstPipeline;
+    try {
+      pipeline = (this.opts.createPipeline ?? createPipeline)(description);
+    } catch (err) {
+      session?.close();
+      throw err;
+    }
+    this.session = session;
     for (const [elementName, properties] of Object.entries(plan.properties)) {
       const element = pipeline.findChild(elementName);
       if (!element) throw new Error(`pipeline has no element named ${elementName}`);
@@ -332,6 +366,12 @@ export class Recorder implements CameraRuntime {
     pipeline.pollBus((message) => this.onMessage(run, message));
     pipeline.play();
     this.armWatchdog(run);
+    if (session) {
+      const feed = pipeline.findChild(FEED_ELEMENT);
+      if (!feed) throw new Error(`pipeline has no element named ${FEED_ELEMENT}`);
+      const ended = (err: Error): void => this.fail(run, classifyText(err.message, err.message));
+      await feedPipeline(session, feed, STALL_MS, ended);
+    }
   }
 
   private onMessage(run: number, message: BusMessage): void {
@@ -474,6 +514,8 @@ export class Recorder implements CameraRuntime {
     this.pipeline = undefined;
     this.eosWaiter = undefined;
     this.openStarts.clear();
+    this.session?.close();
+    this.session = undefined;
     pipeline?.stop(); // NULL state: releases the pool thread parked on its bus
     this.detachLive?.();
     this.detachLive = undefined;

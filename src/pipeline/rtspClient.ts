@@ -1,0 +1,521 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { VideoCodec } from '../store/mp4.js';
+import { depayloaderFor, type AccessUnit, type Depayloader } from './rtpDepay.js';
+import { parseSdp, type SdpVideo } from './sdp.js';
+
+/**
+ * libcam's own RTSP client, for cameras that send RTP interleaved in the RTSP connection
+ * (TCP, what libcam asks for first). Only the video stream's packets are read further: a
+ * camera's audio is dropped as it arrives (policy §1). It reads the connection in whatever chunks the kernel
+ * hands over, and turns RTP packets into whole access units in JavaScript; GStreamer
+ * gets one buffer per frame through an appsrc and does the rest (parse, mux, split).
+ *
+ * Why not rtspsrc: measured on this 2-core machine, rtspsrc alone (before any parsing or
+ * muxing) cost 1.65 times what ffmpeg's whole recording cost, because every RTP packet
+ * crosses threads several times inside rtpbin (session statistics, the jitterbuffer's
+ * own thread: a futex wake per packet). Here a packet costs a header read and a slice
+ * (BENCHMARKS.md, Recording at camera bitrates). rtspsrc remains for RTP over UDP and
+ * for rtsps:// URLs.
+ *
+ * Errors carry the words libcam's classifier reads (recorder.ts `classifyText`): the
+ * status code in parentheses, "Timeout while waiting for server response" for a camera
+ * that accepts the connection and says nothing, the socket's own code when it cannot
+ * connect.
+ */
+
+export interface RtspSource {
+  url: string;
+  user?: string | undefined;
+  password?: string | undefined;
+}
+
+/** The socket's one read buffer (reused for every read: no allocation per read). */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** How long one request may wait for its answer, and the connection for its first byte. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** The most an RTSP header block may hold before the answer is treated as garbage. */
+const MAX_HEADER_BYTES = 64 * 1024;
+/** The most an incomplete item may hold: an answer's header and body, or a packet (4 + 65,535 bytes). */
+const MAX_CARRY_BYTES = 2 * MAX_HEADER_BYTES + 65_540;
+/** A camera that names no session timeout gets a keep-alive this often (RFC 2326's default timeout is 60 s). */
+const DEFAULT_KEEPALIVE_MS = 30_000;
+const USER_AGENT = 'libcam';
+/** How often a stalled stream is looked for. */
+const STALL_CHECK_MS = 1000;
+
+interface Response {
+  status: number;
+  reason: string;
+  headers: Map<string, string>;
+  body: Buffer;
+}
+
+export class RtspError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'RtspError';
+  }
+}
+
+interface Pending {
+  cseq: number;
+  method: string;
+  resolve: (r: Response) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** What the session passes on: access units, and the end of the stream with why. */
+export interface SessionSink {
+  unit(unit: AccessUnit): void;
+  end(error: Error): void;
+}
+
+/** Digest (RFC 2617, MD5, qop=auth or none) or Basic credentials for the camera's challenge. */
+function authorization(challenge: string, method: string, uri: string, user: string, password: string, nc: number): string | undefined {
+  const scheme = /^\s*(\w+)/.exec(challenge)?.[1]?.toLowerCase();
+  if (scheme === 'basic') return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  if (scheme !== 'digest') return undefined;
+  const params = new Map<string, string>();
+  for (const m of challenge.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) params.set((m[1] ?? '').toLowerCase(), m[2] ?? m[3] ?? '');
+  const realm = params.get('realm') ?? '';
+  const nonce = params.get('nonce') ?? '';
+  const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
+  const ha1 = md5(`${user}:${realm}:${password}`);
+  const ha2 = md5(`${method}:${uri}`);
+  const qop = params.get('qop')?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined;
+  const opaque = params.get('opaque');
+  const parts = [`username="${user}"`, `realm="${realm}"`, `nonce="${nonce}"`, `uri="${uri}"`];
+  if (qop) {
+    const cnonce = randomBytes(8).toString('hex');
+    const count = nc.toString(16).padStart(8, '0');
+    parts.push(`qop=auth`, `nc=${count}`, `cnonce="${cnonce}"`, `response="${md5(`${ha1}:${nonce}:${count}:${cnonce}:auth:${ha2}`)}"`);
+  } else {
+    parts.push(`response="${md5(`${ha1}:${nonce}:${ha2}`)}"`);
+  }
+  if (opaque !== undefined) parts.push(`opaque="${opaque}"`);
+  return `Digest ${parts.join(', ')}`;
+}
+
+/** The challenge to answer among the camera's WWW-Authenticate headers: Digest before Basic. */
+function pickChallenge(headers: string[]): string | undefined {
+  return headers.find((h) => /^\s*digest/i.test(h)) ?? headers.find((h) => /^\s*basic/i.test(h));
+}
+
+/** Resolves a media's control attribute against the content base (RFC 2326 C.1.1). */
+function controlUrl(base: string, control: string | undefined): string {
+  if (control === undefined || control === '*') return base;
+  if (/^rtsps?:\/\//i.test(control)) return control;
+  return base.endsWith('/') ? base + control : `${base}/${control}`;
+}
+
+/**
+ * One RTSP session over one TCP connection: `open` connects, describes and sets up the
+ * video stream (the camera's codec is known from then on), `play` starts the flow,
+ * `close` tears it down. The connection closing, an RTSP error or a broken stream ends
+ * the session once, through `sink.end`.
+ */
+export class RtspSession {
+  private readonly socket: Socket;
+  private readonly url: string;
+  private readonly source: RtspSource;
+  /** What DESCRIBE found (open() fills it in before anyone sees the session). */
+  private video: SdpVideo = { codec: 'h264', payloadType: 96, clockRate: 90000, control: undefined, parameterSets: [] };
+  private playUri: string;
+  private cseq = 0;
+  private nonceCount = 0;
+  private auth: string | undefined;
+  private challenge: string | undefined;
+  private session: string | undefined;
+  private keepaliveMs = DEFAULT_KEEPALIVE_MS;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private keepaliveMethod: 'GET_PARAMETER' | 'OPTIONS' = 'GET_PARAMETER';
+  private pending: Pending | undefined;
+  /** An item cut by the end of a read, waiting for the rest. */
+  private carry = Buffer.allocUnsafe(2048);
+  private carryLength = 0;
+  private channel = 0;
+  private depay: Depayloader;
+  private sink: SessionSink | undefined;
+  private lastUnitAt = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+  /** RTP packets and bytes received, for status and benchmarks. */
+  packets = 0;
+  bytes = 0;
+
+  private constructor(socket: Socket, source: RtspSource, url: string) {
+    this.socket = socket;
+    this.source = source;
+    this.url = url;
+    this.playUri = url;
+    this.depay = depayloaderFor('h264', []);
+    socket.on('error', (err) => this.finish(err));
+    socket.on('close', () => this.finish(new RtspError('the camera closed the connection')));
+  }
+
+  /** Connects, DESCRIBEs and SETs UP the first H.264 or H.265 video stream, interleaved. */
+  static async open(source: RtspSource): Promise<RtspSession> {
+    const parsed = new URL(source.url);
+    if (parsed.protocol !== 'rtsp:') throw new RtspError(`libcam's RTSP client speaks rtsp:// only, not ${parsed.protocol}`);
+    const user = source.user ?? (parsed.username ? decodeURIComponent(parsed.username) : undefined);
+    const password = source.password ?? (parsed.password ? decodeURIComponent(parsed.password) : undefined);
+    parsed.username = '';
+    parsed.password = '';
+    const url = parsed.toString();
+    const reader: Reader = { target: undefined };
+    const socket = await connectTo(parsed.hostname.replace(/^\[|\]$/g, ''), parsed.port ? Number(parsed.port) : 554, reader);
+    const session = new RtspSession(socket, { url, user, password }, url);
+    reader.target = (data) => session.onRead(data);
+    try {
+      await session.setUp();
+      return session;
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+  }
+
+  /** The camera's codec, from its description. */
+  get codec(): VideoCodec {
+    return this.video.codec;
+  }
+
+  /** The RTP clock rate of the video stream (90 kHz for H.264 and H.265). */
+  get clockRate(): number {
+    return this.video.clockRate;
+  }
+
+  private async setUp(): Promise<void> {
+    const described = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp' });
+    const base = described.headers.get('content-base') ?? described.headers.get('content-location') ?? this.url;
+    const video = parseSdp(described.body.toString('utf8'));
+    if (!video) throw new RtspError('the camera offers no H.264 or H.265 video stream (No supported stream was found)');
+    this.video = video;
+    this.playUri = controlUrl(base, video.sessionControl);
+    this.depay = depayloaderFor(video.codec, video.parameterSets);
+    const setup = await this.request('SETUP', controlUrl(base, video.control), { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
+    const sessionHeader = setup.headers.get('session');
+    if (!sessionHeader) throw new RtspError('the camera answered SETUP without a session');
+    const [id, ...params] = sessionHeader.split(';');
+    this.session = id?.trim();
+    const timeout = params.map((p) => /^\s*timeout=(\d+)/i.exec(p)?.[1]).find((t) => t !== undefined);
+    if (timeout !== undefined && Number(timeout) > 0) this.keepaliveMs = Math.max(5000, (Number(timeout) * 1000) / 2);
+    const transport = setup.headers.get('transport') ?? '';
+    const interleaved = /interleaved=(\d+)/i.exec(transport)?.[1];
+    if (!/TCP/i.test(transport) && transport !== '') throw new RtspError(`the camera set up ${transport}, not RTP over TCP (461 Unsupported transport)`);
+    this.channel = interleaved === undefined ? 0 : Number(interleaved);
+    // The camera's other streams are set up too, on channels of their own whose packets
+    // are dropped as they are read (never depayloaded, never recorded: policy §1), as
+    // rtspsrc did: gst-rtsp-server sharing one media among clients answered 503 to some of
+    // eight clients that set up its video alone, and then to every DESCRIBE. A camera
+    // that refuses such a SETUP is recorded all the same.
+    let next = this.channel + 2;
+    for (const control of video.otherControls ?? []) {
+      try {
+        await this.request('SETUP', controlUrl(base, control), { Transport: `RTP/AVP/TCP;unicast;interleaved=${next}-${next + 1}` });
+      } catch (err) {
+        if (!(err instanceof RtspError) || err.status === undefined) throw err;
+      }
+      next += 2;
+    }
+  }
+
+  /** Starts the stream: from now on every access unit goes to `sink`, and the end once. */
+  async play(sink: SessionSink): Promise<void> {
+    this.sink = sink;
+    await this.request('PLAY', this.playUri, { Range: 'npt=0.000-' });
+    this.armKeepalive();
+  }
+
+  /** Tears the session down (best effort) and closes the connection. Ends nothing through the sink. */
+  close(): void {
+    this.sink = undefined;
+    this.ended = true;
+    clearTimeout(this.keepaliveTimer);
+    clearInterval(this.stallTimer);
+    if (this.pending) {
+      clearTimeout(this.pending.timer);
+      this.pending = undefined;
+    }
+    if (this.session !== undefined && !this.socket.destroyed) {
+      try {
+        this.socket.end(this.message('TEARDOWN', this.playUri, {}));
+      } catch {
+        // closing anyway
+      }
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    } else {
+      this.socket.destroy();
+    }
+  }
+
+  private armKeepalive(): void {
+    clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = setTimeout(() => {
+      this.request(this.keepaliveMethod, this.playUri, {}).then(
+        () => this.armKeepalive(),
+        (err: unknown) => {
+          if (err instanceof RtspError && (err.status === 405 || err.status === 501) && this.keepaliveMethod === 'GET_PARAMETER') {
+            // A camera without GET_PARAMETER: OPTIONS keeps the session too.
+            this.keepaliveMethod = 'OPTIONS';
+            this.armKeepalive();
+            return;
+          }
+          this.finish(err instanceof Error ? err : new RtspError(String(err)));
+        },
+      );
+    }, this.keepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  private message(method: string, uri: string, headers: Record<string, string>): string {
+    this.cseq += 1;
+    const lines = [`${method} ${uri} RTSP/1.0`, `CSeq: ${this.cseq}`, `User-Agent: ${USER_AGENT}`];
+    if (this.session !== undefined) lines.push(`Session: ${this.session}`);
+    if (this.challenge && this.source.user !== undefined) {
+      this.nonceCount += 1;
+      this.auth = authorization(this.challenge, method, uri, this.source.user, this.source.password ?? '', this.nonceCount);
+    }
+    if (this.auth) lines.push(`Authorization: ${this.auth}`);
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    return `${lines.join('\r\n')}\r\n\r\n`;
+  }
+
+  /** One request and its answer; a 401 is answered once with the credentials. */
+  private async request(method: string, uri: string, headers: Record<string, string>, retried = false): Promise<Response> {
+    const response = await this.send(method, uri, headers);
+    if (response.status === 401 && !retried && this.source.user !== undefined) {
+      const challenge = pickChallenge(response.headers.get('www-authenticate')?.split('\n') ?? []);
+      if (challenge) {
+        this.challenge = challenge;
+        return this.request(method, uri, headers, true);
+      }
+    }
+    if (response.status !== 200) {
+      throw new RtspError(`the camera answered ${method} with ${response.status} ${response.reason} (${response.status})`, response.status);
+    }
+    return response;
+  }
+
+  private send(method: string, uri: string, headers: Record<string, string>): Promise<Response> {
+    if (this.ended || this.socket.destroyed) return Promise.reject(new RtspError('the camera closed the connection'));
+    if (this.pending) return Promise.reject(new RtspError(`an RTSP request is already under way (${this.pending.method})`));
+    const text = this.message(method, uri, headers);
+    const cseq = this.cseq;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        reject(new RtspError(`the camera did not answer ${method} within ${REQUEST_TIMEOUT_MS / 1000} s (Timeout while waiting for server response)`));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending = { cseq, method, resolve, reject, timer };
+      this.socket.write(text);
+    });
+  }
+
+  /**
+   * Bytes from the socket, in its one reused read buffer: everything needed from them is
+   * copied before this returns. A packet or an answer cut by the read's end waits in
+   * `carry` for the rest.
+   */
+  onRead(data: Buffer): void {
+    if (this.ended) return;
+    try {
+      let at = 0;
+      if (this.carryLength > 0) {
+        at = this.completeCarried(data);
+        if (at < 0) return;
+      }
+      this.keep(data, this.parse(data, at));
+    } catch (err) {
+      this.finish(err instanceof Error ? err : new RtspError(String(err)));
+    }
+  }
+
+  /** Parses whole items from `at` on; returns where the first incomplete one starts. */
+  private parse(data: Buffer, from: number): number {
+    let at = from;
+    while (at < data.length) {
+      if (data[at] === 0x24) {
+        // RFC 2326 10.12: $, channel, length (2 bytes), packet
+        if (data.length - at < 4) break;
+        const length = data.readUInt16BE(at + 2);
+        if (data.length - at < 4 + length) break;
+        if (data[at + 1] === this.channel) this.onRtp(data.subarray(at + 4, at + 4 + length));
+        at += 4 + length;
+        continue;
+      }
+      const used = this.onResponse(data, at);
+      if (used === 0) break;
+      at += used;
+    }
+    return at;
+  }
+
+  /** Copies what is left from `at` (one incomplete item) into the carry. */
+  private keep(data: Buffer, at: number): void {
+    const rest = data.length - at;
+    if (rest === 0) return;
+    if (this.carryLength + rest > MAX_CARRY_BYTES) throw new RtspError('the camera sent something that is neither RTP nor an RTSP answer');
+    if (this.carryLength + rest > this.carry.length) {
+      const bigger = Buffer.allocUnsafe(Math.min(MAX_CARRY_BYTES, Math.max(this.carryLength + rest, 2 * this.carry.length)));
+      this.carry.copy(bigger, 0, 0, this.carryLength);
+      this.carry = bigger;
+    }
+    data.copy(this.carry, this.carryLength, at);
+    this.carryLength += rest;
+  }
+
+  /**
+   * Completes the item waiting in the carry from the front of `data`: returns how much of
+   * `data` it took, or -1 when `data` was all taken (still incomplete, or handled here).
+   */
+  private completeCarried(data: Buffer): number {
+    if (this.carry[0] !== 0x24) {
+      // An RTSP answer cut in two (a keep-alive's, now and then): join and parse it all.
+      const joined = Buffer.concat([this.carry.subarray(0, this.carryLength), data]);
+      this.carryLength = 0;
+      this.keep(joined, this.parse(joined, 0));
+      return -1;
+    }
+    let used = 0;
+    if (this.carryLength < 4) {
+      used = Math.min(4 - this.carryLength, data.length);
+      this.keep(data.subarray(0, used), 0);
+      if (this.carryLength < 4) return -1;
+    }
+    const total = 4 + this.carry.readUInt16BE(2);
+    const take = Math.min(total - this.carryLength, data.length - used);
+    this.keep(data.subarray(used, used + take), 0);
+    used += take;
+    if (this.carryLength < total) return -1;
+    this.carryLength = 0;
+    if (this.carry[1] === this.channel) this.onRtp(this.carry.subarray(4, total));
+    return used;
+  }
+
+  /** Parses an RTSP message at `at`; returns the bytes it took, 0 if it is not all here yet. */
+  private onResponse(data: Buffer, at: number): number {
+    const end = data.indexOf('\r\n\r\n', at);
+    if (end < 0) {
+      if (data.length - at > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP header larger than 64 KiB');
+      return 0;
+    }
+    const head = data.toString('latin1', at, end).split('\r\n');
+    const status = /^RTSP\/\d\.\d\s+(\d{3})\s*(.*)$/.exec(head[0] ?? '');
+    const headers = new Map<string, string>();
+    for (const line of head.slice(1)) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const key = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers.set(key, headers.has(key) ? `${headers.get(key) ?? ''}\n${value}` : value);
+    }
+    const length = Number(headers.get('content-length') ?? 0);
+    if (!Number.isFinite(length) || length < 0 || length > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP answer with a bad Content-Length');
+    const total = end + 4 - at + length;
+    if (data.length - at < total) return 0;
+    const body = Buffer.from(data.subarray(end + 4, end + 4 + length));
+    if (!status) {
+      // A request from the camera (some send OPTIONS or ANNOUNCE): not answered, ignored.
+      if (/^[A-Z_]+ \S+ RTSP\/\d\.\d$/.test(head[0] ?? '')) return total;
+      throw new RtspError('the camera sent something that is neither RTP nor an RTSP answer');
+    }
+    const pending = this.pending;
+    if (pending && Number(headers.get('cseq')) === pending.cseq) {
+      clearTimeout(pending.timer);
+      this.pending = undefined;
+      pending.resolve({ status: Number(status[1]), reason: status[2] ?? '', headers, body });
+    }
+    return total;
+  }
+
+  private onRtp(packet: Buffer): void {
+    this.packets += 1;
+    this.bytes += packet.length;
+    if (packet.length < 12 || packet[0]! >> 6 !== 2) return;
+    if ((packet[1]! & 0x7f) !== this.video.payloadType) return;
+    this.depay.push(packet, this.emit);
+  }
+
+  private readonly emit = (unit: AccessUnit): void => {
+    this.lastUnitAt = performance.now();
+    this.sink?.unit(unit);
+  };
+
+  /**
+   * Ends the session when no frame has come for `ms` (checked every second): a camera
+   * that stops sending without closing the connection (hung, or a link that died without
+   * a reset) is noticed in seconds, not at the next keep-alive. Armed by the caller once
+   * video flows.
+   */
+  stallAfter(ms: number): void {
+    if (this.stallTimer || this.ended) return;
+    this.lastUnitAt = performance.now();
+    this.stallTimer = setInterval(() => {
+      if (performance.now() - this.lastUnitAt > ms) this.finish(new RtspError(`no video from the camera for ${ms / 1000} s`));
+    }, STALL_CHECK_MS);
+    this.stallTimer.unref();
+  }
+
+  private finish(error: Error): void {
+    if (this.pending) {
+      clearTimeout(this.pending.timer);
+      const pending = this.pending;
+      this.pending = undefined;
+      pending.reject(error);
+    }
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.keepaliveTimer);
+    clearInterval(this.stallTimer);
+    this.socket.destroy();
+    const sink = this.sink;
+    this.sink = undefined;
+    sink?.end(error);
+  }
+}
+
+/** Where a connection's reads go: set once the session that owns the connection exists. */
+interface Reader {
+  target: ((data: Buffer) => void) | undefined;
+}
+
+/**
+ * A TCP connection to the camera, or the socket's error (ECONNREFUSED, EHOSTUNREACH, a
+ * timeout). Reads land in one buffer the socket reuses (`onread`), handed to `reader`.
+ */
+function connectTo(host: string, port: number, reader: Reader): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+        callback: (bytes: number, buffer: Uint8Array): boolean => {
+          reader.target?.(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+          return true;
+        },
+      },
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new RtspError(`Failed to connect: no answer from ${host}:${port} within ${REQUEST_TIMEOUT_MS / 1000} s (ETIMEDOUT)`));
+    }, REQUEST_TIMEOUT_MS);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
