@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import { hashFile } from './fileHash.js';
 import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
 import type { Holds } from './holds.js';
@@ -135,7 +135,7 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
       const size = onDisk.get(s.file);
       if (size !== s.bytes) suspect(camera, { kind: 'entry', entry: s });
       else if (opts.deep) {
-        const sha = createHash('sha256').update(await readFile(join(store.root, s.file))).digest('hex');
+        const { sha256: sha } = await hashFile(join(store.root, s.file));
         if (sha !== s.sha256) problems.push({ kind: 'hash-mismatch', camera, file: s.file, detail: `SHA-256 ${sha} on disk, ${s.sha256} in the index` });
       }
       if (previous && s.start < previous.end) {
@@ -162,7 +162,7 @@ export async function fsck(store: SegmentStore, holds: Holds, opts: { repair: bo
     if (size === undefined) problems.push({ kind: 'clip-missing', camera: clip.camera, file: clip.file, detail: 'the clip of an open incident is gone' });
     else if (size !== clip.bytes) problems.push({ kind: 'clip-mismatch', camera: clip.camera, file: clip.file, detail: `${size} bytes on disk, ${clip.bytes} in the incident` });
     else if (opts.deep) {
-      const sha = createHash('sha256').update(await readFile(join(store.root, clip.file))).digest('hex');
+      const { sha256: sha } = await hashFile(join(store.root, clip.file));
       if (sha !== clip.sha256) problems.push({ kind: 'clip-mismatch', camera: clip.camera, file: clip.file, detail: `SHA-256 ${sha} on disk, ${clip.sha256} in the incident` });
     }
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { hashFile } from './fileHash.js';
 import { open, readdir, readFile, rename, rmdir, stat, truncate, unlink } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { errnoOf } from '../errors.js';
@@ -168,11 +169,17 @@ export class SegmentStore {
 
   /** A fragment file was closed normally: index it. */
   closed(camera: string, incoming: string, start: number, end: number): Promise<SegmentEntry> {
-    return this.enqueue(camera, async () => this.commit(camera, incoming, start, end, await readFile(incoming)));
+    return this.enqueue(camera, async () => this.commit(camera, incoming, start, end, await hashFile(incoming)));
   }
 
-  private async commit(camera: string, incoming: string, start: number, end: number, data: Buffer, inPlace = false): Promise<SegmentEntry> {
-    const sha256 = createHash('sha256').update(data).digest('hex');
+  private async commit(
+    camera: string,
+    incoming: string,
+    start: number,
+    end: number,
+    { sha256, bytes }: { sha256: string; bytes: number },
+    inPlace = false,
+  ): Promise<SegmentEntry> {
     const target = this.finalPath(camera, start);
     const dir = join(target, '..');
     if (!inPlace) {
@@ -187,7 +194,7 @@ export class SegmentStore {
       camera,
       start: Math.round(start),
       end: Math.round(end),
-      bytes: data.length,
+      bytes,
       sha256,
       prev: head?.sha256 ?? null,
       file: relative(this.root, target),
@@ -196,7 +203,7 @@ export class SegmentStore {
       sha256,
       start: entry.start,
       end: entry.end,
-      bytes: (head?.bytes ?? 0) + data.length,
+      bytes: (head?.bytes ?? 0) + bytes,
       segments: (head?.segments ?? 0) + 1,
     };
     await this.index.db.batch<string, unknown>(
@@ -280,7 +287,8 @@ export class SegmentStore {
       await truncate(inPlace ? this.finalPath(camera, start) : incoming, scan.playableBytes);
       data = data.subarray(0, scan.playableBytes);
     }
-    const entry = await this.commit(camera, incoming, start, start + scan.durationMs, data, inPlace);
+    const digest = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+    const entry = await this.commit(camera, incoming, start, start + scan.durationMs, digest, inPlace);
     this.log.info({ camera, start: new Date(entry.start).toISOString(), durationMs: Math.round(scan.durationMs) }, 'indexed a cut-short segment');
     return entry;
   }
