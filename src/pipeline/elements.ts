@@ -133,10 +133,27 @@ export function inspectElements(env: NodeJS.ProcessEnv = process.env, command: s
   });
 }
 
-/** The GStreamer check, as libcamd's start-up and `libcam doctor` both make it. */
+/**
+ * The GStreamer check, as libcamd's start-up and `libcam doctor` both make it: the
+ * registry's list of elements, read by `gst-inspect-1.0` in a child process. Making each
+ * element here instead (as libcamd once did) loaded every plugin into libcamd for good —
+ * gst-libav brings FFmpeg's libraries and theirs (librsvg, flite voices, libplacebo):
+ * 37 MB of libcamd's RSS at 16 cameras that recording never uses (BENCHMARKS.md). The
+ * registry is the same one libcamd reads (same user, same environment), so an element
+ * missing or blacklisted there is missing here.
+ */
 export async function gstreamerCheck(): Promise<{ ok: boolean; detail: string }> {
-  const missing = unavailableElements(DAEMON_ELEMENTS);
-  if (missing.length === 0) return { ok: true, detail: `all ${DAEMON_ELEMENTS.length} elements libcamd uses can be made (registry ${registryPath()})` };
+  let known: Set<string>;
+  try {
+    known = await inspectElements();
+  } catch (err) {
+    // gst-inspect-1.0 itself missing or failing: make the elements here, as a last resort.
+    const missing = unavailableElements(DAEMON_ELEMENTS);
+    if (missing.length === 0) return { ok: true, detail: `all ${DAEMON_ELEMENTS.length} elements libcamd uses can be made (registry ${registryPath()}; ${err instanceof Error ? err.message : String(err)})` };
+    return { ok: false, detail: describeMissing(missing, [], registryPath()) };
+  }
+  const missing = DAEMON_ELEMENTS.filter((n) => !known.has(n.element));
+  if (missing.length === 0) return { ok: true, detail: `all ${DAEMON_ELEMENTS.length} elements libcamd uses are in the registry ${registryPath()}` };
   return { ok: false, detail: describeMissing(missing, await blacklistedPlugins(), registryPath()) };
 }
 
