@@ -3,7 +3,7 @@
 // the same run. Per recorder: CPU seconds per camera-minute, RSS, and bytes written to
 // storage per byte received from the cameras. Prints Markdown for BENCHMARKS.md.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     pattern: { type: 'string', default: 'snow', description: "the simulator's picture: snow makes the encoder send at --bitrate" },
     runs: { type: 'string', default: '3', description: 'runs per bitrate (libcamd, then ffmpeg, each run): the median and the spread' },
     audio: { type: 'string', default: 'none' },
+    threads: { type: 'boolean', default: false, description: "print libcamd's CPU per thread name (to stderr)" },
   },
 });
 const N = Number(values.cameras);
@@ -61,6 +62,29 @@ function bytesReceived(pids, port) {
   return total;
 }
 
+/** CPU ticks per thread name (/proc/PID/task/TID/comm): where a process spends its time. */
+function threadTicks(pid) {
+  const byName = new Map();
+  let tids = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim().replace(/\d+$/, "N");
+      const name = String(pid) === tid ? `${comm} (main thread)` : comm;
+      byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return byName;
+}
+
 function sample(pids, port) {
   const stats = pids.map(procStat);
   return {
@@ -78,8 +102,15 @@ const startSimulator = (bitrate) =>
 async function measure(name, pids, port) {
   await sleep(WARMUP * 1000);
   const a = sample(pids(), port);
+  const threadsA = values.threads ? threadTicks(pids()[0]) : undefined;
   await sleep(SECONDS * 1000);
   const b = sample(pids(), port);
+  if (threadsA) {
+    const threadsB = threadTicks(pids()[0]);
+    const split = [...threadsB].map(([n, t]) => [n, t - (threadsA.get(n) ?? 0)]).filter(([, t]) => t > 0).sort((x, y) => y[1] - x[1]);
+    const total = split.reduce((sum, [, t]) => sum + t, 0);
+    process.stderr.write(`${name} threads over ${SECONDS} s (ticks, share): ${split.map(([n, t]) => `${n} ${t} (${Math.round((100 * t) / total)} %)`).join(', ')}\n`);
+  }
   const cameraMinutes = (N * SECONDS) / 60;
   const receivedMbit = ((b.received - a.received) * 8) / 1e6;
   return {
