@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import t from 'tap';
+import { performance } from 'node:perf_hooks';
+import t, { type Test } from 'tap';
 import { depayloaderFor, type AccessUnit } from '../src/pipeline/rtpDepay.js';
 import { RtspSession } from '../src/pipeline/rtspClient.js';
 import { FrameTiming } from '../src/pipeline/rtspFeed.js';
@@ -223,4 +224,173 @@ t.test('a camera that accepts and says nothing, or answers garbage, ends the att
   const started = Date.now();
   await t.rejects(RtspSession.open({ url: `rtsp://127.0.0.1:${port(silent)}/x` }), /Timeout while waiting for server response/, 'silence: the request times out');
   t.ok(Date.now() - started < 15_000, 'within the request timeout');
+});
+
+/**
+ * A scripted camera over plain TCP, for misbehaviour gst-rtsp-server cannot be made to
+ * show: answers with odd line ends and stray bytes, refusing keep-alives, requests of its
+ * own mid-stream. After PLAY it sends the given RTP packets interleaved on channel 0.
+ */
+async function scriptedCamera(
+  t: Test,
+  packets: Buffer[],
+  quirks: { eol?: string; strayAfterBody?: string; keepalive?: string; cameraRequest?: boolean; timeout?: number } = {},
+): Promise<{ url: string; requests: string[] }> {
+  const eol = quirks.eol ?? '\r\n';
+  const requests: string[] = [];
+  const sockets: Socket[] = [];
+  const sdp = 'v=0\r\ns=x\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=control:audio\r\n';
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
+        const request = text.slice(0, end);
+        text = text.slice(end + 4);
+        if (request.startsWith('RTSP/')) continue; // the answer to the camera's own request
+        const method = request.split(' ')[0] ?? '';
+        requests.push(method);
+        const cseq = /CSeq: (\d+)/.exec(request)?.[1] ?? '0';
+        const answer = (status: string, headers: string[], body = ''): void => {
+          const lines = [`RTSP/1.0 ${status}`, `CSeq: ${cseq}`, ...headers, ...(body ? [`Content-Length: ${body.length}`] : [])];
+          socket.write(lines.join(eol) + eol + eol + body + (body ? (quirks.strayAfterBody ?? '') : ''));
+        };
+        if (method === 'OPTIONS') answer('200 OK', ['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER']);
+        else if (method === 'DESCRIBE') answer('200 OK', ['Content-Type: application/sdp', 'Content-Base: rtsp://127.0.0.1/x/'], sdp);
+        else if (method === 'SETUP') answer('200 OK', [`Session: 1234;timeout=${quirks.timeout ?? 60}`, `Transport: RTP/AVP/TCP;unicast;interleaved=${/interleaved=(\d+-\d+)/.exec(request)?.[1] ?? '0-1'}`]);
+        else if (method === 'PLAY') {
+          answer('200 OK', ['Session: 1234']);
+          let i = 0;
+          const timer = setInterval(() => {
+            // 15 packets every 66 ms, looping: a steady stream for as long as the test lasts.
+            for (let k = 0; k < 15; k++) {
+              const packet = packets[i++ % packets.length] ?? Buffer.alloc(0);
+              const frame = Buffer.alloc(4);
+              frame[0] = 0x24;
+              frame.writeUInt16BE(packet.length, 2);
+              socket.write(Buffer.concat([frame, packet]));
+            }
+            if (quirks.cameraRequest && i === 15) socket.write(`SET_PARAMETER rtsp://127.0.0.1/x RTSP/1.0\r\nCSeq: 77\r\n\r\n`);
+          }, 66);
+          socket.once('close', () => clearInterval(timer));
+        } else if (method === 'GET_PARAMETER' || (method === 'OPTIONS' && requests.includes('PLAY'))) answer(quirks.keepalive ?? '200 OK', ['Session: 1234']);
+        else answer('200 OK', []);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const address = server.address();
+  return { url: `rtsp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/x`, requests };
+}
+
+t.test('a camera with odd manners still records: bare LF line ends, a stray line end after a body, its own requests, keep-alives refused', async (t) => {
+  const dir = shortDir(t);
+  const packets = rtpPackets(dir, 'h264', 'rtph264pay mtu=1400 config-interval=0');
+  const camera = await scriptedCamera(t, packets, { eol: '\n', strayAfterBody: '\r\n', keepalive: '454 Session Not Found', cameraRequest: true, timeout: 10 });
+  const session = await RtspSession.open({ url: camera.url });
+  t.equal(session.codec, 'h264');
+  t.same(camera.requests.slice(0, 4), ['OPTIONS', 'DESCRIBE', 'SETUP', 'SETUP'], 'OPTIONS first; the audio stream set up on a channel of its own');
+  let units = 0;
+  let ended: Error | undefined;
+  await session.play({ unit: () => void (units += 1), end: (e) => (ended = e) });
+  // The keep-alive goes every 5 s (half the 10 s timeout); two of them are refused.
+  await waitUntil('two keep-alives', () => camera.requests.filter((m) => m === 'GET_PARAMETER' || m === 'OPTIONS').length >= 3, 20_000);
+  t.equal(ended, undefined, 'refused keep-alives do not end the session: only a stall would');
+  t.ok(units > 50, `${units} frames arrived through it all`);
+  session.close();
+});
+
+t.test('a camera that dribbles a large answer a byte at a time costs each byte once', async (t) => {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      const cseq = /CSeq: (\d+)/.exec(chunk.toString())?.[1] ?? '0';
+      if (chunk.toString().startsWith('OPTIONS')) {
+        socket.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n\r\n`);
+        return;
+      }
+      // DESCRIBE: a 60 kB header and a 60 kB body, the last 20,000 bytes one at a time.
+      const header = `RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\n${'X-Pad: '.padEnd(60_000, 'p')}\r\nContent-Length: 60000\r\n\r\n`;
+      const answer = Buffer.from(header + 'b'.repeat(60_000));
+      socket.write(answer.subarray(0, answer.length - 20_000));
+      socket.setNoDelay(true);
+      let i = answer.length - 20_000;
+      const drip = (): void => {
+        for (let k = 0; k < 200 && i < answer.length; k++) socket.write(answer.subarray(i, ++i));
+        if (i < answer.length) setImmediate(drip);
+      };
+      drip();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  // The answer is complete and well-formed, but has no SDP: the attempt fails for that,
+  // after the whole answer was read. What matters is how long the event loop was held.
+  let longest = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  await t.rejects(RtspSession.open({ url: `rtsp://127.0.0.1:${port}/x` }), /no H\.264 or H\.265 video stream/);
+  clearInterval(ticker);
+  t.ok(longest < 500, `the event loop was never held long (longest gap ${longest.toFixed(0)} ms)`);
+});
+
+t.test('depayloader: a keyframe whose packets were lost does not make the next frame a keyframe', async (t) => {
+  const dir = shortDir(t);
+  const packets = rtpPackets(dir, 'h264', 'rtph264pay mtu=600 config-interval=0');
+  // Keep the first packet of the second keyframe (an FU-A start) and drop the rest of it.
+  const times = packets.map((p) => p.readUInt32BE(4));
+  const idr = packets.findIndex((p, i) => i > 0 && ((p[13] ?? 0) & 0x1f) === 5 && ((p[13] ?? 0) & 0x80) !== 0 && times[i] !== times[0]);
+  const rest = packets.findIndex((_, i) => i > idr && times[i] !== times[idr]);
+  const kept = [...packets.slice(0, idr + 1), ...packets.slice(rest)];
+  const units: AccessUnit[] = [];
+  const depay = depayloaderFor('h264', []);
+  for (const p of kept) depay.push(p, (u) => units.push({ ...u, data: Buffer.from(u.data) }));
+  t.equal(units.filter((u) => u.keyframe).length, 2, 'the first and third keyframes only');
+  t.notOk(units[10]?.keyframe, 'the frame after the broken keyframe is not one');
+});
+
+t.test('SDP: interleaved packetization (H.264 mode 2, H.265 DONL) is not offered as recordable', async (t) => {
+  t.equal(parseSdp('m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=2\n'), undefined);
+  t.equal(parseSdp('m=video 0 RTP/AVP 96\na=rtpmap:96 H265/90000\na=fmtp:96 sprop-max-don-diff=2\n'), undefined);
+  t.equal(parseSdp('m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=fmtp:96 packetization-mode=1\n')?.codec, 'h264');
+});
+
+t.test('frame timing: a stall then a burst is not a clock step; a step back after a late start never goes backwards', async (t) => {
+  const rate = 90000;
+  const frame = 6000;
+  let timing = new FrameTiming(rate);
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) times.push(timing.ptsMs(i * frame, i * 66.667));
+  // Two seconds of nothing (the event loop or the network stalled), then all 30 at once.
+  for (let i = 30; i < 60; i++) times.push(timing.ptsMs(i * frame, 59 * 66.667 + 2000));
+  for (let i = 60; i < 90; i++) times.push(timing.ptsMs(i * frame, 59 * 66.667 + 2000 + (i - 59) * 66.667));
+  t.equal(timing.steps, 0, 'no step counted');
+  t.ok(times.every((p, i) => i === 0 || Math.abs(p - (times[i - 1] ?? 0) - 66.667) <= 0.6), 'the spacing stays 1/15 s throughout');
+
+  timing = new FrameTiming(rate);
+  timing.ptsMs(0, 300); // the first frame 300 ms late
+  let last = 0;
+  for (let i = 1; i < 30; i++) last = timing.ptsMs(i * frame, i * 66.667);
+  const back = timing.ptsMs(30 * frame - 10 * rate, 30 * 66.667);
+  t.ok(back > last, `10 s back: ${back.toFixed(1)} after ${last.toFixed(1)}`);
+  const next = timing.ptsMs(31 * frame - 10 * rate, 31 * 66.667);
+  t.ok(next > back && next - back < 70, 'and the next frame follows it at the camera’s spacing');
+  t.equal(timing.steps, 1);
 });

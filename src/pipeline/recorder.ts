@@ -351,7 +351,9 @@ export class Recorder implements CameraRuntime {
       session?.close();
       throw err;
     }
+    // Owned from here on: a failure below tears both down (teardown()).
     this.session = session;
+    this.pipeline = pipeline;
     for (const [elementName, properties] of Object.entries(plan.properties)) {
       const element = pipeline.findChild(elementName);
       if (!element) throw new Error(`pipeline has no element named ${elementName}`);
@@ -362,7 +364,6 @@ export class Recorder implements CameraRuntime {
     this.anchor = this.clock.now();
     sink['location'] = join(this.opts.store.incomingDir(this.name), `${this.anchor}-%05d.mp4`);
     this.detachLive = this.live.attach(pipeline);
-    this.pipeline = pipeline;
     pipeline.pollBus((message) => this.onMessage(run, message));
     pipeline.play();
     this.armWatchdog(run);

@@ -30,8 +30,8 @@ export interface Depayloader {
 }
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
-/** The most one access unit may gather before it is dropped as broken (a 4K keyframe is a few MB). */
-const MAX_UNIT_BYTES = 32 * 1024 * 1024;
+/** The most one access unit may gather before it is dropped as broken (a 4K keyframe is 1–2 MB). */
+const MAX_UNIT_BYTES = 16 * 1024 * 1024;
 /** The unit buffer's first size; it doubles when a unit needs more, and stays. */
 const INITIAL_UNIT_BYTES = 256 * 1024;
 
@@ -90,6 +90,7 @@ class NalDepayloader implements Depayloader {
   private unitTime: number | undefined;
   /** Where the NAL unit being reassembled from fragments starts in `unit`; -1 when none is. */
   private fragmentAt = -1;
+  private fragmentType = 0;
   private broken = false;
   private lastSeq: number | undefined;
   private lastTs: number | undefined;
@@ -117,7 +118,9 @@ class NalDepayloader implements Depayloader {
     const time = this.unwrap(packet.readUInt32BE(4));
     if (this.lastSeq !== undefined && seq !== ((this.lastSeq + 1) & 0xffff)) this.dropFragment(); // a NAL unit lost its middle
     this.lastSeq = seq;
-    if (this.unitTime !== undefined && time !== this.unitTime && this.length > 0) this.flush(emit);
+    // A new timestamp ends the unit before, whole or not (its marker may have been lost; a
+    // unit cut to nothing still forgets that it held a keyframe).
+    if (this.unitTime !== undefined && time !== this.unitTime) this.flush(emit);
     this.unitTime = time;
     this.payload(packet.subarray(offset, end));
     if (marker) this.flush(emit);
@@ -154,12 +157,16 @@ class NalDepayloader implements Depayloader {
         START_CODE.copy(this.unit, this.length);
         rules.writeFragmentHeader(this.unit, this.length + 4, payload, fu);
         this.length += 4 + rules.headerBytes;
-        this.mark(rules.fragmentType(fu));
+        this.fragmentType = rules.fragmentType(fu);
       } else if (this.fragmentAt < 0) {
         return; // the middle of a NAL unit whose start was lost
       }
       this.append(payload, dataAt, payload.length);
-      if (fu & 0x40) this.fragmentAt = -1;
+      if (fu & 0x40) {
+        // Whole: only now does it count (a keyframe cut short is no keyframe).
+        this.fragmentAt = -1;
+        this.mark(this.fragmentType);
+      }
     } else if (type < rules.aggregation) {
       this.nal(payload, 0, payload.length);
     }

@@ -37,8 +37,8 @@ const READ_BUFFER_BYTES = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** The most an RTSP header block may hold before the answer is treated as garbage. */
 const MAX_HEADER_BYTES = 64 * 1024;
-/** The most an incomplete item may hold: an answer's header and body, or a packet (4 + 65,535 bytes). */
-const MAX_CARRY_BYTES = 2 * MAX_HEADER_BYTES + 65_540;
+/** The most an incomplete item may hold: an answer's header and body, or a packet (4 + 65,535 bytes), and a read after it. */
+const MAX_CARRY_BYTES = 2 * MAX_HEADER_BYTES + 65_540 + READ_BUFFER_BYTES;
 /** A camera that names no session timeout gets a keep-alive this often (RFC 2326's default timeout is 60 s). */
 const DEFAULT_KEEPALIVE_MS = 30_000;
 const USER_AGENT = 'libcam';
@@ -76,35 +76,86 @@ export interface SessionSink {
   end(error: Error): void;
 }
 
-/** Digest (RFC 2617, MD5, qop=auth or none) or Basic credentials for the camera's challenge. */
+const DIGESTS: Record<string, string> = { md5: 'md5', 'sha-256': 'sha256' };
+
+/** The parameters of a WWW-Authenticate challenge, names in lower case. */
+function challengeParams(challenge: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const m of challenge.matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) params.set((m[1] ?? '').toLowerCase(), (m[2] ?? m[3] ?? '').replace(/\\(.)/g, '$1'));
+  return params;
+}
+
+/** A value inside a quoted string of an Authorization header. */
+const quoted = (value: string): string => `"${value.replace(/(["\\])/g, '\\$1')}"`;
+
+/**
+ * Digest (RFC 7616: MD5 or SHA-256, qop=auth or none) or Basic credentials for the
+ * camera's challenge; undefined for a scheme or algorithm libcam does not speak.
+ */
 function authorization(challenge: string, method: string, uri: string, user: string, password: string, nc: number): string | undefined {
   const scheme = /^\s*(\w+)/.exec(challenge)?.[1]?.toLowerCase();
   if (scheme === 'basic') return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   if (scheme !== 'digest') return undefined;
-  const params = new Map<string, string>();
-  for (const m of challenge.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) params.set((m[1] ?? '').toLowerCase(), m[2] ?? m[3] ?? '');
+  const params = challengeParams(challenge);
+  const algorithm = params.get('algorithm');
+  const digest = DIGESTS[(algorithm ?? 'md5').toLowerCase()];
+  if (!digest) return undefined;
   const realm = params.get('realm') ?? '';
   const nonce = params.get('nonce') ?? '';
-  const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
-  const ha1 = md5(`${user}:${realm}:${password}`);
-  const ha2 = md5(`${method}:${uri}`);
+  const h = (s: string): string => createHash(digest).update(s).digest('hex');
+  const ha1 = h(`${user}:${realm}:${password}`);
+  const ha2 = h(`${method}:${uri}`);
   const qop = params.get('qop')?.split(',').map((q) => q.trim()).includes('auth') ? 'auth' : undefined;
   const opaque = params.get('opaque');
-  const parts = [`username="${user}"`, `realm="${realm}"`, `nonce="${nonce}"`, `uri="${uri}"`];
+  const parts = [`username=${quoted(user)}`, `realm=${quoted(realm)}`, `nonce=${quoted(nonce)}`, `uri=${quoted(uri)}`];
+  if (algorithm !== undefined) parts.push(`algorithm=${algorithm}`);
   if (qop) {
     const cnonce = randomBytes(8).toString('hex');
     const count = nc.toString(16).padStart(8, '0');
-    parts.push(`qop=auth`, `nc=${count}`, `cnonce="${cnonce}"`, `response="${md5(`${ha1}:${nonce}:${count}:${cnonce}:auth:${ha2}`)}"`);
+    parts.push(`qop=auth`, `nc=${count}`, `cnonce="${cnonce}"`, `response="${h(`${ha1}:${nonce}:${count}:${cnonce}:auth:${ha2}`)}"`);
   } else {
-    parts.push(`response="${md5(`${ha1}:${nonce}:${ha2}`)}"`);
+    parts.push(`response="${h(`${ha1}:${nonce}:${ha2}`)}"`);
   }
-  if (opaque !== undefined) parts.push(`opaque="${opaque}"`);
+  if (opaque !== undefined) parts.push(`opaque=${quoted(opaque)}`);
   return `Digest ${parts.join(', ')}`;
 }
 
-/** The challenge to answer among the camera's WWW-Authenticate headers: Digest before Basic. */
+/**
+ * The challenge to answer among the camera's WWW-Authenticate headers: Digest with an
+ * algorithm libcam speaks (SHA-256 first), then Basic.
+ */
 function pickChallenge(headers: string[]): string | undefined {
-  return headers.find((h) => /^\s*digest/i.test(h)) ?? headers.find((h) => /^\s*basic/i.test(h));
+  const digests = headers.filter((h) => /^\s*digest/i.test(h));
+  const algorithmOf = (h: string): string => (challengeParams(h).get('algorithm') ?? 'md5').toLowerCase();
+  return digests.find((h) => algorithmOf(h) === 'sha-256') ?? digests.find((h) => algorithmOf(h) === 'md5') ?? headers.find((h) => /^\s*basic/i.test(h));
+}
+
+/** Where an RTSP header ends (after its blank line, CRLF or a bare LF), looked for in [from, to); -1 if not there yet. */
+function headerEnd(data: Buffer, from: number, to: number): number {
+  const crlf = data.subarray(0, to).indexOf('\r\n\r\n', from);
+  const lf = data.subarray(0, to).indexOf('\n\n', from);
+  if (crlf >= 0 && (lf < 0 || crlf <= lf)) return crlf + 4;
+  return lf >= 0 ? lf + 2 : -1;
+}
+
+/** A header block's Content-Length: digits only, at most 64 KiB; 0 when there is none. */
+function contentLength(head: string): number {
+  const value = /^content-length:[ \t]*(.*?)[ \t]*\r?$/im.exec(head)?.[1];
+  if (value === undefined) return 0;
+  if (!/^\d{1,6}$/.test(value) || Number(value) > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP answer with a bad Content-Length');
+  return Number(value);
+}
+
+/** Whether the bytes at `at` may begin an RTSP answer or request (or its first bytes, cut by the read). */
+function mayStartMessage(data: Buffer, at: number): boolean {
+  const head = data.toString('latin1', at, Math.min(data.length, at + 24));
+  return /^(?:RTSP\/|[A-Z_]{1,20} |[A-Z_/]{0,20}$)/.test(head);
+}
+
+/** Why a description offers nothing libcam records, in words that name what it does offer. */
+function unsupportedVideo(sdp: string): string {
+  const offered = [...sdp.matchAll(/^a=rtpmap:\d+\s+([\w.-]+)/gim)].map((m) => m[1]).join(', ');
+  return `the camera offers no H.264 or H.265 video stream libcam can record${offered ? ` (it offers ${offered})` : ''}`;
 }
 
 /** Resolves a media's control attribute against the content base (RFC 2326 C.1.1). */
@@ -134,11 +185,14 @@ export class RtspSession {
   private session: string | undefined;
   private keepaliveMs = DEFAULT_KEEPALIVE_MS;
   private keepaliveTimer: NodeJS.Timeout | undefined;
-  private keepaliveMethod: 'GET_PARAMETER' | 'OPTIONS' = 'GET_PARAMETER';
+  private keepaliveMethod: 'GET_PARAMETER' | 'OPTIONS' = 'OPTIONS';
   private pending: Pending | undefined;
   /** An item cut by the end of a read, waiting for the rest. */
   private carry = Buffer.allocUnsafe(2048);
   private carryLength = 0;
+  /** A carried RTSP message: how far its header's end was looked for, and its whole length once known. */
+  private textScanned = 0;
+  private textNeed = 0;
   private channel = 0;
   private depay: Depayloader;
   private sink: SessionSink | undefined;
@@ -192,10 +246,19 @@ export class RtspSession {
   }
 
   private async setUp(): Promise<void> {
+    // OPTIONS first, as rtspsrc and ffmpeg do: its Public header says whether the camera
+    // takes GET_PARAMETER as a keep-alive. Only a refusal of the credentials stops here.
+    try {
+      const options = await this.request('OPTIONS', this.url, {});
+      if (/\bGET_PARAMETER\b/i.test(options.headers.get('public') ?? '')) this.keepaliveMethod = 'GET_PARAMETER';
+    } catch (err) {
+      if (!(err instanceof RtspError) || err.status === undefined || err.status === 401) throw err;
+    }
     const described = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp' });
     const base = described.headers.get('content-base') ?? described.headers.get('content-location') ?? this.url;
-    const video = parseSdp(described.body.toString('utf8'));
-    if (!video) throw new RtspError('the camera offers no H.264 or H.265 video stream (No supported stream was found)');
+    const sdp = described.body.toString('utf8');
+    const video = parseSdp(sdp);
+    if (!video) throw new RtspError(unsupportedVideo(sdp));
     this.video = video;
     this.playUri = controlUrl(base, video.sessionControl);
     this.depay = depayloaderFor(video.codec, video.parameterSets);
@@ -208,7 +271,9 @@ export class RtspSession {
     if (timeout !== undefined && Number(timeout) > 0) this.keepaliveMs = Math.max(5000, (Number(timeout) * 1000) / 2);
     const transport = setup.headers.get('transport') ?? '';
     const interleaved = /interleaved=(\d+)/i.exec(transport)?.[1];
-    if (!/TCP/i.test(transport) && transport !== '') throw new RtspError(`the camera set up ${transport}, not RTP over TCP (461 Unsupported transport)`);
+    if (!/TCP/i.test(transport) && interleaved === undefined && transport !== '') {
+      throw new RtspError(`the camera set up ${transport}, not RTP over TCP (461 Unsupported transport)`);
+    }
     this.channel = interleaved === undefined ? 0 : Number(interleaved);
     // The camera's other streams are set up too, on channels of their own whose packets
     // are dropped as they are read (never depayloaded, never recorded: policy §1), as
@@ -216,7 +281,9 @@ export class RtspSession {
     // eight clients that set up its video alone, and then to every DESCRIBE. A camera
     // that refuses such a SETUP is recorded all the same.
     let next = this.channel + 2;
-    for (const control of video.otherControls ?? []) {
+    // A stream without a control of its own (or the video's) would be the video again.
+    const others = (video.otherControls ?? []).filter((c): c is string => c !== undefined && c !== '*' && c !== video.control);
+    for (const control of others) {
       try {
         await this.request('SETUP', controlUrl(base, control), { Transport: `RTP/AVP/TCP;unicast;interleaved=${next}-${next + 1}` });
       } catch (err) {
@@ -241,7 +308,9 @@ export class RtspSession {
     clearInterval(this.stallTimer);
     if (this.pending) {
       clearTimeout(this.pending.timer);
+      const pending = this.pending;
       this.pending = undefined;
+      pending.reject(new RtspError('the session was closed'));
     }
     if (this.session !== undefined && !this.socket.destroyed) {
       try {
@@ -255,19 +324,20 @@ export class RtspSession {
     }
   }
 
+  /**
+   * A keep-alive at half the session's timeout. Its answer decides nothing: a camera that
+   * answers it oddly (400, 451, 454) or late keeps recording; whether video still comes is
+   * the stall check's business. Only a camera without GET_PARAMETER gets OPTIONS next.
+   */
   private armKeepalive(): void {
     clearTimeout(this.keepaliveTimer);
     this.keepaliveTimer = setTimeout(() => {
+      if (this.ended) return;
       this.request(this.keepaliveMethod, this.playUri, {}).then(
         () => this.armKeepalive(),
         (err: unknown) => {
-          if (err instanceof RtspError && (err.status === 405 || err.status === 501) && this.keepaliveMethod === 'GET_PARAMETER') {
-            // A camera without GET_PARAMETER: OPTIONS keeps the session too.
-            this.keepaliveMethod = 'OPTIONS';
-            this.armKeepalive();
-            return;
-          }
-          this.finish(err instanceof Error ? err : new RtspError(String(err)));
+          if (err instanceof RtspError && err.status !== undefined && this.keepaliveMethod === 'GET_PARAMETER') this.keepaliveMethod = 'OPTIONS';
+          this.armKeepalive();
         },
       );
     }, this.keepaliveMs);
@@ -293,6 +363,7 @@ export class RtspSession {
     if (response.status === 401 && !retried && this.source.user !== undefined) {
       const challenge = pickChallenge(response.headers.get('www-authenticate')?.split('\n') ?? []);
       if (challenge) {
+        if (challengeParams(challenge).get('nonce') !== (this.challenge && challengeParams(this.challenge).get('nonce'))) this.nonceCount = 0;
         this.challenge = challenge;
         return this.request(method, uri, headers, true);
       }
@@ -341,13 +412,26 @@ export class RtspSession {
   private parse(data: Buffer, from: number): number {
     let at = from;
     while (at < data.length) {
-      if (data[at] === 0x24) {
+      const byte = data[at];
+      if (byte === 0x24) {
         // RFC 2326 10.12: $, channel, length (2 bytes), packet
         if (data.length - at < 4) break;
         const length = data.readUInt16BE(at + 2);
         if (data.length - at < 4 + length) break;
         if (data[at + 1] === this.channel) this.onRtp(data.subarray(at + 4, at + 4 + length));
         at += 4 + length;
+        continue;
+      }
+      if (byte === 0x0d || byte === 0x0a || byte === 0x20 || byte === 0x09) {
+        at += 1; // a stray line end between messages (some cameras send one after a body)
+        continue;
+      }
+      if (!mayStartMessage(data, at)) {
+        // Neither RTP nor an RTSP message. Before the stream plays that is not an RTSP
+        // camera; while it plays, the bytes are skipped up to the next '$'.
+        if (!this.sink) throw new RtspError('the camera sent something that is neither RTP nor an RTSP answer');
+        const next = data.indexOf(0x24, at + 1);
+        at = next < 0 ? data.length : next;
         continue;
       }
       const used = this.onResponse(data, at);
@@ -376,13 +460,7 @@ export class RtspSession {
    * `data` it took, or -1 when `data` was all taken (still incomplete, or handled here).
    */
   private completeCarried(data: Buffer): number {
-    if (this.carry[0] !== 0x24) {
-      // An RTSP answer cut in two (a keep-alive's, now and then): join and parse it all.
-      const joined = Buffer.concat([this.carry.subarray(0, this.carryLength), data]);
-      this.carryLength = 0;
-      this.keep(joined, this.parse(joined, 0));
-      return -1;
-    }
+    if (this.carry[0] !== 0x24) return this.completeCarriedText(data);
     let used = 0;
     if (this.carryLength < 4) {
       used = Math.min(4 - this.carryLength, data.length);
@@ -399,14 +477,40 @@ export class RtspSession {
     return used;
   }
 
+  /**
+   * An RTSP message cut by reads (a keep-alive's answer, now and then). Each read is
+   * looked at once: where the header's end was searched up to, and once found how long
+   * the whole message is, are remembered, so a camera that dribbles a large answer a byte
+   * at a time costs each byte once, not the whole answer again.
+   */
+  private completeCarriedText(data: Buffer): number {
+    this.keep(data, 0);
+    if (this.textNeed === 0) {
+      const end = headerEnd(this.carry, Math.max(0, this.textScanned - 3), this.carryLength);
+      this.textScanned = this.carryLength;
+      if (end < 0) {
+        if (this.carryLength > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP header larger than 64 KiB');
+        return -1;
+      }
+      this.textNeed = end + contentLength(this.carry.toString('latin1', 0, end));
+    }
+    if (this.carryLength < this.textNeed) return -1;
+    const joined = Buffer.from(this.carry.subarray(0, this.carryLength));
+    this.carryLength = 0;
+    this.textNeed = 0;
+    this.textScanned = 0;
+    this.keep(joined, this.parse(joined, 0));
+    return -1;
+  }
+
   /** Parses an RTSP message at `at`; returns the bytes it took, 0 if it is not all here yet. */
   private onResponse(data: Buffer, at: number): number {
-    const end = data.indexOf('\r\n\r\n', at);
+    const end = headerEnd(data, at, data.length);
     if (end < 0) {
       if (data.length - at > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP header larger than 64 KiB');
       return 0;
     }
-    const head = data.toString('latin1', at, end).split('\r\n');
+    const head = data.toString('latin1', at, end).split(/\r?\n/);
     const status = /^RTSP\/\d\.\d\s+(\d{3})\s*(.*)$/.exec(head[0] ?? '');
     const headers = new Map<string, string>();
     for (const line of head.slice(1)) {
@@ -416,18 +520,22 @@ export class RtspSession {
       const value = line.slice(colon + 1).trim();
       headers.set(key, headers.has(key) ? `${headers.get(key) ?? ''}\n${value}` : value);
     }
-    const length = Number(headers.get('content-length') ?? 0);
-    if (!Number.isFinite(length) || length < 0 || length > MAX_HEADER_BYTES) throw new RtspError('the camera sent an RTSP answer with a bad Content-Length');
-    const total = end + 4 - at + length;
+    const length = contentLength(data.toString('latin1', at, end));
+    const total = end - at + length;
     if (data.length - at < total) return 0;
-    const body = Buffer.from(data.subarray(end + 4, end + 4 + length));
+    const body = Buffer.from(data.subarray(end, end + length));
+    const cseq = headers.get('cseq');
     if (!status) {
-      // A request from the camera (some send OPTIONS or ANNOUNCE): not answered, ignored.
+      // A request from the camera (some send OPTIONS, ANNOUNCE or SET_PARAMETER): refused politely.
+      if (/^[A-Z_]+ \S+ RTSP\/\d\.\d$/.test(head[0] ?? '') && cseq !== undefined && /^\d+$/.test(cseq)) {
+        this.socket.write(`RTSP/1.0 501 Not Implemented\r\nCSeq: ${cseq}\r\n\r\n`);
+        return total;
+      }
       if (/^[A-Z_]+ \S+ RTSP\/\d\.\d$/.test(head[0] ?? '')) return total;
       throw new RtspError('the camera sent something that is neither RTP nor an RTSP answer');
     }
     const pending = this.pending;
-    if (pending && Number(headers.get('cseq')) === pending.cseq) {
+    if (pending && Number(cseq) === pending.cseq) {
       clearTimeout(pending.timer);
       this.pending = undefined;
       pending.resolve({ status: Number(status[1]), reason: status[2] ?? '', headers, body });

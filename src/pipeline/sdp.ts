@@ -63,6 +63,10 @@ export function parseSdp(text: string): SdpVideo | undefined {
       if (!codec) continue;
       const fmtp = m.attributes.find((a) => a.startsWith(`fmtp:${pt} `));
       const params = fmtpParams(fmtp?.slice(`fmtp:${pt} `.length) ?? '');
+      // Interleaved packetization (H.264 mode 2, H.265 with DONL fields) reorders NAL units
+      // across packets: not read here, so not a stream libcam records.
+      if (codec === 'h264' && params.get('packetization-mode') === '2') continue;
+      if (codec === 'h265' && Number(params.get('sprop-max-don-diff') ?? 0) > 0) continue;
       const parameterSets =
         codec === 'h264'
           ? base64Nals(params.get('sprop-parameter-sets'))
