@@ -156,19 +156,26 @@ async function benchQuery() {
   await index.db.compactRange('\x00', '\xff');
   const compactS = (performance.now() - c0) / 1000;
   const store = new SegmentStore(index, join(dir, 'store'), log);
-  const times = [];
-  for (let i = 0; i < 2000; i++) {
-    const camera = cameras[i % cameras.length];
-    const start = from + Math.floor(Math.random() * (Number(values.days) * DAY - 3_600_000));
-    const q0 = performance.now();
-    const r = await store.range(camera, start, start + 3_600_000);
-    times.push(performance.now() - q0);
-    if (r.segments.length < 359) throw new Error(`a 1-hour query found ${r.segments.length} segments`);
+  // Two rounds of 2,000 random queries: the first after opening the index (LevelDB opens
+  // each table file, ~360 of them, at its first read), the second once they are open, as
+  // in a libcamd that has run for a while.
+  const rounds = [];
+  for (let round = 0; round < 2; round++) {
+    const times = [];
+    for (let i = 0; i < 2000; i++) {
+      const camera = cameras[i % cameras.length];
+      const start = from + Math.floor(Math.random() * (Number(values.days) * DAY - 3_600_000));
+      const q0 = performance.now();
+      const r = await store.range(camera, start, start + 3_600_000);
+      times.push(performance.now() - q0);
+      if (r.segments.length < 359) throw new Error(`a 1-hour query found ${r.segments.length} segments`);
+    }
+    times.sort((a, b) => a - b);
+    const p = (q) => times[Math.floor(q * (times.length - 1))].toFixed(2);
+    rounds.push(`p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms`);
   }
   await index.stop();
-  times.sort((a, b) => a - b);
-  const p = (q) => times[Math.floor(q * (times.length - 1))].toFixed(2);
-  results.push(`| 1-hour range query, ${(cameras.length * perCamera / 1e6).toFixed(2)} M entries (${values.days} d × ${cameras.length} cameras × 10 s; seeded in ${seedS.toFixed(0)} s, compacted in ${compactS.toFixed(0)} s) | p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms over 2,000 queries | | target p99 ≤ 2 ms |`);
+  results.push(`| 1-hour range query, ${(cameras.length * perCamera / 1e6).toFixed(2)} M entries (${values.days} d × ${cameras.length} cameras × 10 s; seeded in ${seedS.toFixed(0)} s, compacted in ${compactS.toFixed(0)} s) | 2,000 queries once the table files are open: ${rounds[1]} | the first 2,000 after opening: ${rounds[0]} | target p99 ≤ 2 ms |`);
 }
 
 async function benchStartup() {
