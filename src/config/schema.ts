@@ -19,8 +19,10 @@ const rtspSource = {
   properties: {
     kind: { const: 'rtsp' },
     // Anything after the scheme is the camera's business: the URL only ever becomes a
-    // property of rtspsrc, never part of a pipeline description, so even a URL carrying
-    // `! filesink …` can do no harm; a bad one leaves that camera in `error`, not the box down.
+    // property of rtspsrc or a request line of libcam's RTSP client (after `new URL`, and
+    // with no control character, so no line break can add a header), never part of a
+    // pipeline description, so even a URL carrying `! filesink …` can do no harm; a bad one
+    // leaves that camera in `error`, not the box down.
     url: { type: 'string', pattern: '^rtsps?://[^\\u0000-\\u001f]+$' },
     credentialsFile,
     transport,
