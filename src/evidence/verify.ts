@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { open, readdir, readFile as fsReadFile, stat } from 'node:fs/promises';
+import { readdir, readFile as fsReadFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { canonicalJson, entryHash } from '../store/audit.js';
+import { hashFile } from '../store/fileHash.js';
 import { fingerprintOf } from './applianceKey.js';
 import { POLICY_PAIRS, isPair } from './policy.js';
 import { APPROVALS_FILE, APPROVALS_FORMAT, APPROVALS_SIGNATURE, BUNDLE_FORMAT, REQUEST_MS, type ApprovalsRecord, type Manifest } from './bundle.js';
@@ -37,20 +38,7 @@ async function filesUnder(dir: string, problems: string[]): Promise<string[]> {
 }
 
 async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(4 << 20);
-    for (let at = 0; ; ) {
-      const { bytesRead } = await handle.read(buf, 0, buf.length, at);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      at += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
+  return (await hashFile(path)).sha256;
 }
 
 function isManifest(v: unknown): v is Manifest {
