@@ -309,7 +309,8 @@ export class Recorder implements CameraRuntime {
 
   private connect(): void {
     // Errors before the pipeline runs: an ONVIF device that refuses or does not answer,
-    // an unreadable credentials file.
+    // an unreadable credentials file, and what libcam's RTSP client meets before the
+    // stream plays (a refusal, a 401, a request that times out).
     const attempt = this.connectOnce();
     const run = this.run; // connectOnce numbers its run before it first waits
     attempt.catch((err: unknown) => {
