@@ -350,11 +350,19 @@ t.test('in Chromium: the H.264 tile plays the camera live, the H.265 tile refres
   const smpte = [[1, 1, 1], [1, 1, 0], [0, 1, 1], [0, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 1]];
   const close = bars.every((rgb, i) => rgb.every((v, k) => (smpte[i]?.[k] === 1 ? v > 150 : v < 60)));
   t.ok(close, `a frame from the video shows the camera's colour bars (${JSON.stringify(bars)})`);
-  const entrance = await page.evaluate(() => {
-    const tile = document.querySelector('[data-camera=entrance]') as HTMLElement;
-    const img = tile.querySelector('img');
-    return { width: img?.naturalWidth ?? 0, note: tile.querySelector('.note')?.textContent ?? '', video: tile.querySelector('video') !== null };
-  });
+  // Sampled until a picture is there: the tile swaps a new JPEG in ten times a second, and
+  // Chromium reports no natural width for the instant a swap is under way (seen once in CI).
+  const sample = (): Promise<{ width: number; note: string; video: boolean }> =>
+    page.evaluate(() => {
+      const tile = document.querySelector('[data-camera=entrance]') as HTMLElement;
+      const img = tile.querySelector('img');
+      return { width: img?.naturalWidth ?? 0, note: tile.querySelector('.note')?.textContent ?? '', video: tile.querySelector('video') !== null };
+    });
+  let entrance = await sample();
+  for (let tries = 0; tries < 20 && entrance.width === 0; tries++) {
+    await sleep(100);
+    entrance = await sample();
+  }
   t.match(entrance, { width: 640, note: /H\.265/, video: false }, 'the H.265 tile shows a picture and says why it is not a video');
   t.match(await page.textContent('section.tile[data-camera=stacks]'), /paused for privacy until \d\d:\d\d/, 'the paused camera says why instead of a picture');
   t.equal(await page.$$eval('[data-camera=stacks] video, [data-camera=stacks] img', (e) => e.length), 0, 'and shows none');
