@@ -85,8 +85,9 @@ t.test('a camera that accepts the connection and then sends nothing: the request
 });
 
 t.test('a camera that dies mid-segment is shown lost within seconds, not at the end of its segment', async (t) => {
-  // rtspsrc says nothing when the camera's connection closes under it: before the stall
+  // rtspsrc said nothing when the camera's connection closed under it: before the stall
   // watchdog, status said "recording" for three segment lengths (30 s at the default 10 s).
+  // libcam's own RTSP client sees the close at once; a retry after it finds nobody there.
   const camera = await startRtspCamera(t, { audio: 'none' });
   const daemon = await startDaemon(t, { store: { segmentSeconds: 10 }, cameras: [{ name: 'dies', source: { kind: 'rtsp', url: camera.url } }] });
   const state = (): { state: string; reason: string | null } => (JSON.parse(cli(['status', '--json'], { socket: daemon.socket }).stdout) as StatusResult).cameras[0] ?? { state: '?', reason: null };
@@ -97,8 +98,8 @@ t.test('a camera that dies mid-segment is shown lost within seconds, not at the 
   await camera.stop();
   while (state().state === 'recording' && Date.now() - offAt < 40_000) await sleep(200);
   const noticed = Date.now() - offAt;
-  t.ok(noticed <= 8000, `status stopped saying "recording" ${noticed} ms after the camera died (the stall watchdog: 5 s)`);
-  t.match(state(), { reason: /no video from the camera for 5 s|cannot connect to the camera/ }, 'and says why');
+  t.ok(noticed <= 8000, `status stopped saying "recording" ${noticed} ms after the camera died (the connection's close, or the 5 s stall check)`);
+  t.match(state(), { reason: /the camera closed the connection|no video from the camera for 5 s|cannot connect to the camera/ }, 'and says why');
   const gaps = recordings(daemon.socket, 'dies').gaps;
   t.match(gaps, [{ cause: 'camera-lost' }], 'the outage is a camera-lost gap');
 });
