@@ -394,3 +394,62 @@ t.test('frame timing: a stall then a burst is not a clock step; a step back afte
   t.ok(next > back && next - back < 70, 'and the next frame follows it at the camera’s spacing');
   t.equal(timing.steps, 1);
 });
+
+/** A TCP server that answers every RTSP request with `status` and a Location (where(port) gives it). */
+async function redirector(t: Test, status: string, where: (ownPort: number) => string): Promise<{ url: string; requests: string[] }> {
+  const requests: string[] = [];
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
+        const request = text.slice(0, end);
+        text = text.slice(end + 4);
+        requests.push(request);
+        const cseq = /CSeq: (\d+)/.exec(request)?.[1] ?? '0';
+        const method = request.split(' ')[0];
+        // OPTIONS is answered, as most redirecting servers do; DESCRIBE is sent elsewhere.
+        if (method === 'OPTIONS') socket.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n`);
+        else socket.write(`RTSP/1.0 ${status}\r\nCSeq: ${cseq}\r\nLocation: ${where(port)}\r\n\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `rtsp://127.0.0.1:${port}/old`, requests };
+}
+
+t.test('a camera that redirects DESCRIBE is followed; credentials go only to the configured host; loops and rtsps:// end with a reason', async (t) => {
+  const camera = await startRtspCamera(t, { user: 'viewer', password: 's3cret', auth: 'digest' });
+  const cameraPort = new URL(camera.url).port;
+  const second = await redirector(t, '301 Moved Permanently', () => camera.url);
+  const first = await redirector(t, '302 Moved Temporarily', () => second.url);
+  const session = await RtspSession.open({ url: first.url, user: 'viewer', password: 's3cret' });
+  t.equal(session.codec, 'h264', 'two redirects later, the camera is described and set up');
+  let units = 0;
+  await session.play({ unit: () => void (units += 1), end: () => undefined });
+  await waitUntil('frames arrive', () => units >= 10, 20_000);
+  t.ok(units >= 10, `${units} frames through the redirected session`);
+  session.close();
+
+  // rtsp://localhost is not the 127.0.0.1 the credentials were configured for: the camera
+  // there asks for them and gets none (a redirect must not hand a camera's password to
+  // whatever host it names).
+  const elsewhere = await redirector(t, '302 Found', () => `rtsp://localhost:${cameraPort}/stream`);
+  await t.rejects(RtspSession.open({ url: elsewhere.url, user: 'viewer', password: 's3cret' }), /401/, 'redirected to another host: no credentials sent, so 401');
+  const loop = await redirector(t, '302 Found', (port) => `rtsp://127.0.0.1:${port}/again`);
+  await t.rejects(RtspSession.open({ url: loop.url }), /redirected more than 5 times/, 'a redirect loop ends after 5 hops');
+  t.equal(loop.requests.filter((r) => r.startsWith('DESCRIBE')).length, 6, 'six DESCRIBEs, no more');
+  const secure = await redirector(t, '302 Found', () => 'rtsps://127.0.0.1:1/x');
+  await t.rejects(RtspSession.open({ url: secure.url }), /rtsp:\/\/ only, not rtsps: \(the camera redirected/, 'to rtsps://: says the camera redirected there');
+  const noLocation = await redirector(t, '302 Found', () => '');
+  await t.rejects(RtspSession.open({ url: noLocation.url }), /answered DESCRIBE with 302/, 'a 302 without a Location is an error with the status');
+});

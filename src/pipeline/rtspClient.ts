@@ -42,6 +42,9 @@ const MAX_CARRY_BYTES = 2 * MAX_HEADER_BYTES + 65_540 + READ_BUFFER_BYTES;
 /** A camera that names no session timeout gets a keep-alive this often (RFC 2326's default timeout is 60 s). */
 const DEFAULT_KEEPALIVE_MS = 30_000;
 const USER_AGENT = 'libcam';
+/** Answers that send the client elsewhere, and how many are followed in a row. */
+const REDIRECTS = new Set([301, 302, 303, 307]);
+const MAX_REDIRECTS = 5;
 /** How often a stalled stream is looked for. */
 const STALL_CHECK_MS = 1000;
 
@@ -59,6 +62,16 @@ export class RtspError extends Error {
   ) {
     super(message);
     this.name = 'RtspError';
+  }
+}
+
+/** A camera's answer that the stream is elsewhere (RFC 2326 11.3.2-3, 7.1.3). */
+class RtspRedirect extends RtspError {
+  constructor(
+    readonly location: string,
+    status: number,
+  ) {
+    super(`the camera redirected to ${location} (${status})`, status);
   }
 }
 
@@ -213,18 +226,39 @@ export class RtspSession {
     socket.on('close', () => this.finish(new RtspError('the camera closed the connection')));
   }
 
-  /** Connects, DESCRIBEs and SETs UP the first H.264 or H.265 video stream, interleaved. */
+  /**
+   * Connects, DESCRIBEs and SETs UP the first H.264 or H.265 video stream, interleaved.
+   * A camera that redirects (3xx with a Location, as some recorders and multi-channel
+   * encoders do) is followed, up to MAX_REDIRECTS times; its credentials go only to the
+   * host they were configured for.
+   */
   static async open(source: RtspSource): Promise<RtspSession> {
-    const parsed = new URL(source.url);
-    if (parsed.protocol !== 'rtsp:') throw new RtspError(`libcam's RTSP client speaks rtsp:// only, not ${parsed.protocol}`);
-    const user = source.user ?? (parsed.username ? decodeURIComponent(parsed.username) : undefined);
-    const password = source.password ?? (parsed.password ? decodeURIComponent(parsed.password) : undefined);
-    parsed.username = '';
-    parsed.password = '';
-    const url = parsed.toString();
+    const configured = new URL(source.url);
+    const user = source.user ?? (configured.username ? decodeURIComponent(configured.username) : undefined);
+    const password = source.password ?? (configured.password ? decodeURIComponent(configured.password) : undefined);
+    let target = configured;
+    for (let hops = 0; ; hops++) {
+      if (target.protocol !== 'rtsp:') {
+        throw new RtspError(`libcam's RTSP client speaks rtsp:// only, not ${target.protocol}${hops > 0 ? ` (the camera redirected to ${target.protocol}//${target.host})` : ''}`);
+      }
+      target.username = '';
+      target.password = '';
+      const url = target.toString();
+      const sameHost = target.hostname === configured.hostname;
+      try {
+        return await RtspSession.openAt(target, { url, user: sameHost ? user : undefined, password: sameHost ? password : undefined });
+      } catch (err) {
+        if (!(err instanceof RtspRedirect)) throw err;
+        if (hops >= MAX_REDIRECTS) throw new RtspError(`the camera redirected more than ${MAX_REDIRECTS} times (last to ${err.location}) (${err.status ?? 302})`, err.status);
+        target = new URL(err.location, url);
+      }
+    }
+  }
+
+  private static async openAt(target: URL, source: RtspSource): Promise<RtspSession> {
     const reader: Reader = { target: undefined };
-    const socket = await connectTo(parsed.hostname.replace(/^\[|\]$/g, ''), parsed.port ? Number(parsed.port) : 554, reader);
-    const session = new RtspSession(socket, { url, user, password }, url);
+    const socket = await connectTo(target.hostname.replace(/^\[|\]$/g, ''), target.port ? Number(target.port) : 554, reader);
+    const session = new RtspSession(socket, source, source.url);
     reader.target = (data) => session.onRead(data);
     try {
       await session.setUp();
@@ -252,7 +286,7 @@ export class RtspSession {
       const options = await this.request('OPTIONS', this.url, {});
       if (/\bGET_PARAMETER\b/i.test(options.headers.get('public') ?? '')) this.keepaliveMethod = 'GET_PARAMETER';
     } catch (err) {
-      if (!(err instanceof RtspError) || err.status === undefined || err.status === 401) throw err;
+      if (!(err instanceof RtspError) || err.status === undefined || err.status === 401 || err instanceof RtspRedirect) throw err;
     }
     const described = await this.request('DESCRIBE', this.url, { Accept: 'application/sdp' });
     const base = described.headers.get('content-base') ?? described.headers.get('content-location') ?? this.url;
@@ -367,6 +401,10 @@ export class RtspSession {
         this.challenge = challenge;
         return this.request(method, uri, headers, true);
       }
+    }
+    const location = response.headers.get('location');
+    if (REDIRECTS.has(response.status) && location && (method === 'OPTIONS' || method === 'DESCRIBE')) {
+      throw new RtspRedirect(location, response.status);
     }
     if (response.status !== 200) {
       throw new RtspError(`the camera answered ${method} with ${response.status} ${response.reason} (${response.status})`, response.status);
