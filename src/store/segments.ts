@@ -87,6 +87,8 @@ const pad = (ms: number): string => String(Math.max(0, Math.round(ms))).padStart
 /** The key of a segment (and of a gap) in its sublevel: sorts by camera, then start time. */
 export const segKey = (camera: string, start: number): string => `${camera}!${pad(start)}`;
 const INCOMING = '.incoming';
+/** How much a range read takes from LevelDB per trip to the libuv pool: an hour of entries at once. */
+const RANGE_BATCH_BYTES = 256 * 1024;
 
 /**
  * The store of segment files and their index entries (docs/design.md, Lifecycle of a segment). A segment is
@@ -560,10 +562,14 @@ export class SegmentStore {
     // before `from` can overlap it: one step back. A camera's gaps follow one another, so
     // only the last gaps that started before `from` can reach into the range: a few steps
     // back (not a scan of the camera's whole history), then forward. all() fetches in
-    // large batches: several times faster than iterating one by one.
+    // large batches: several times faster than iterating one by one. An hour is 360
+    // entries (~63 KB): with classic-level's default 16 KiB per batch that was four
+    // trips to the libuv pool, with RANGE_BATCH_BYTES one (BENCHMARKS.md, Store).
+    // (highWaterMarkBytes is classic-level's own option, which abstract-level's types do not list.)
+    const inRange = { gte: segKey(camera, from), lt: segKey(camera, to), limit: Number.isFinite(limit) ? limit + 2 : -1, highWaterMarkBytes: RANGE_BATCH_BYTES };
     const [before, found, earlier, later] = await Promise.all([
       this.seg.values({ gt: `${camera}!`, lt: segKey(camera, from), reverse: true, limit: 1 }).all(),
-      this.seg.values({ gte: segKey(camera, from), lt: segKey(camera, to), limit: Number.isFinite(limit) ? limit + 2 : -1 }).all(),
+      this.seg.values(inRange).all(),
       this.gap.values({ gt: `${camera}!`, lt: segKey(camera, from), reverse: true, limit: 4 }).all(),
       this.gap.values({ gte: segKey(camera, from), lt: segKey(camera, to) }).all(),
     ]);
