@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t, { type Test } from 'tap';
 import { depayloaderFor, type AccessUnit } from '../src/pipeline/rtpDepay.js';
+import { classifyError } from '../src/pipeline/recorder.js';
 import { RtspSession } from '../src/pipeline/rtspClient.js';
 import { FrameTiming } from '../src/pipeline/rtspFeed.js';
 import { parseSdp } from '../src/pipeline/sdp.js';
@@ -395,6 +396,11 @@ t.test('frame timing: a stall then a burst is not a clock step; a step back afte
   t.equal(timing.steps, 1);
 });
 
+/** What `libcam status` would show for an error with this message. */
+function reasonFor(message: string): string {
+  return classifyError({ type: 'error', message }).reason;
+}
+
 /** A TCP server that answers every RTSP request with `status` and a Location (where(port) gives it). */
 async function redirector(t: Test, status: string, where: (ownPort: number) => string): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
@@ -444,7 +450,31 @@ t.test('a camera that redirects DESCRIBE is followed; credentials go only to the
   // there asks for them and gets none (a redirect must not hand a camera's password to
   // whatever host it names).
   const elsewhere = await redirector(t, '302 Found', () => `rtsp://localhost:${cameraPort}/stream`);
-  await t.rejects(RtspSession.open({ url: elsewhere.url, user: 'viewer', password: 's3cret' }), /401/, 'redirected to another host: no credentials sent, so 401');
+  const crossHost = await RtspSession.open({ url: elsewhere.url, user: 'viewer', password: 's3cret' }).then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
+  t.match(crossHost, /redirected to rtsp:\/\/localhost:\d+, which asks for credentials; libcam sends a camera's credentials only to the host configured for it/, 'redirected to another host: no credentials sent, and it says so');
+  t.equal(reasonFor(crossHost ?? ''), `camera stream failed: ${crossHost}`, 'not shown as the configured camera refusing its credentials');
+  // A relative Location resolves against the URL asked.
+  const relative = await redirector(t, '302 Found', () => `//127.0.0.1:${cameraPort}/stream`);
+  const viaRelative = await RtspSession.open({ url: relative.url, user: 'viewer', password: 's3cret' });
+  t.equal(viaRelative.codec, 'h264', 'a relative Location is followed, credentials and all');
+  viaRelative.close();
+  // A redirect to where nothing listens is the redirect's failure, not the configured camera
+  // being off: read as "unreachable", the recorder would knock at the configured address
+  // (which answers) and retry every second.
+  const nowhere = await redirector(t, '302 Found', () => 'rtsp://127.0.0.1:1/stream');
+  const unreachable = await RtspSession.open({ url: nowhere.url }).then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
+  t.match(unreachable, /redirected to rtsp:\/\/127\.0\.0\.1:1, where no connection could be made \(nothing listens there\)/, 'a dead redirect target: said as such');
+  t.notMatch(reasonFor(unreachable ?? ''), /cannot connect to the camera/, 'and not classified as the camera being unreachable');
+  const hostless = await redirector(t, '302 Found', () => 'rtsp:/stream');
+  await t.rejects(RtspSession.open({ url: hostless.url }), /redirected to a URL without a host/, 'a Location without a host is refused (it would connect to this box)');
+  const invalid = await redirector(t, '302 Found', () => 'rtsp://127.0.0.1:99999/x');
+  await t.rejects(RtspSession.open({ url: invalid.url }), /redirected to an address that is not a URL/, 'an invalid Location is the camera’s error');
   const loop = await redirector(t, '302 Found', (port) => `rtsp://127.0.0.1:${port}/again`);
   await t.rejects(RtspSession.open({ url: loop.url }), /redirected more than 5 times/, 'a redirect loop ends after 5 hops');
   t.equal(loop.requests.filter((r) => r.startsWith('DESCRIBE')).length, 6, 'six DESCRIBEs, no more');

@@ -45,6 +45,8 @@ const USER_AGENT = 'libcam';
 /** Answers that send the client elsewhere, and how many are followed in a row. */
 const REDIRECTS = new Set([301, 302, 303, 307]);
 const MAX_REDIRECTS = 5;
+/** Redirects are not followed further once this long has gone on them. */
+const REDIRECTS_WITHIN_MS = 30_000;
 /** How often a stalled stream is looked for. */
 const STALL_CHECK_MS = 1000;
 
@@ -73,6 +75,57 @@ class RtspRedirect extends RtspError {
   ) {
     super(`the camera redirected to ${location} (${status})`, status);
   }
+}
+
+/** A connection that could not be made; the message is the socket's own (its code is what the recorder reads). */
+class ConnectFailure extends RtspError {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Socket codes in words that are not the recorder's words for an unreachable camera. */
+const CONNECT_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'nothing listens there',
+  ETIMEDOUT: 'no answer in time',
+  EHOSTUNREACH: 'no route to that host',
+  ENETUNREACH: 'no route to that network',
+  ENOTFOUND: 'the name does not resolve',
+  EAI_AGAIN: 'the name does not resolve',
+};
+
+/** A URL's host as credentials are scoped: lower case, without a trailing dot or IPv6 brackets. */
+function hostOf(url: URL): string {
+  return url.hostname.toLowerCase().replace(/\.$/, '').replace(/^\[|\]$/g, '');
+}
+
+/** Where a Location points, for a message: scheme and host only (the rest is the camera's text). */
+function hostPart(location: string, base: string): string {
+  try {
+    const url = new URL(location, base);
+    return `${url.protocol}//${url.host}`;
+  } catch {
+    return 'an address that is not a URL';
+  }
+}
+
+/**
+ * A failure at a redirect's target, told as such. Its socket codes and status words are
+ * left out: the recorder would read them as the configured camera being off (and retry it
+ * every second, since it answers) or refusing its credentials.
+ */
+function redirectedFailure(err: unknown, target: URL, sameHost: boolean): RtspError {
+  const where = `${target.protocol}//${target.host}`;
+  const status = err instanceof RtspError ? err.status : undefined;
+  if (status === 401 && !sameHost) {
+    return new RtspError(`the camera redirected to ${where}, which asks for credentials; libcam sends a camera's credentials only to the host configured for it: configure ${where} as the camera's URL`);
+  }
+  if (err instanceof ConnectFailure) return new RtspError(`the camera redirected to ${where}, where no connection could be made (${CONNECT_WORDS[err.code] ?? 'the connection failed'})`);
+  const message = err instanceof Error ? err.message : String(err);
+  return new RtspError(`the camera redirected to ${where}: ${message}`, status);
 }
 
 interface Pending {
@@ -229,13 +282,18 @@ export class RtspSession {
   /**
    * Connects, DESCRIBEs and SETs UP the first H.264 or H.265 video stream, interleaved.
    * A camera that redirects (3xx with a Location, as some recorders and multi-channel
-   * encoders do) is followed, up to MAX_REDIRECTS times; its credentials go only to the
-   * host they were configured for.
+   * encoders do) is followed, up to MAX_REDIRECTS times and for REDIRECTS_WITHIN_MS at
+   * most; its credentials go only to the host they were configured for. What goes wrong
+   * after a redirect is told as the redirect's, in words the recorder does not read as
+   * the configured camera being off or refusing its credentials: the configured camera
+   * answered, and retrying it at once would only be redirected again.
    */
   static async open(source: RtspSource): Promise<RtspSession> {
     const configured = new URL(source.url);
     const user = source.user ?? (configured.username ? decodeURIComponent(configured.username) : undefined);
     const password = source.password ?? (configured.password ? decodeURIComponent(configured.password) : undefined);
+    const home = hostOf(configured);
+    const started = performance.now();
     let target = configured;
     for (let hops = 0; ; hops++) {
       if (target.protocol !== 'rtsp:') {
@@ -244,20 +302,38 @@ export class RtspSession {
       target.username = '';
       target.password = '';
       const url = target.toString();
-      const sameHost = target.hostname === configured.hostname;
+      const sameHost = hostOf(target) === home;
       try {
         return await RtspSession.openAt(target, { url, user: sameHost ? user : undefined, password: sameHost ? password : undefined });
       } catch (err) {
+        if (hops > 0 && !(err instanceof RtspRedirect)) throw redirectedFailure(err, target, sameHost);
         if (!(err instanceof RtspRedirect)) throw err;
-        if (hops >= MAX_REDIRECTS) throw new RtspError(`the camera redirected more than ${MAX_REDIRECTS} times (last to ${err.location}) (${err.status ?? 302})`, err.status);
-        target = new URL(err.location, url);
+        if (hops >= MAX_REDIRECTS) throw new RtspError(`the camera redirected more than ${MAX_REDIRECTS} times (last to ${hostPart(err.location, url)})`, err.status);
+        if (performance.now() - started > REDIRECTS_WITHIN_MS) {
+          throw new RtspError(`the camera's redirects took longer than ${REDIRECTS_WITHIN_MS / 1000} s (last to ${hostPart(err.location, url)})`, err.status);
+        }
+        let next: URL;
+        try {
+          next = new URL(err.location, url);
+        } catch {
+          throw new RtspError('the camera redirected to an address that is not a URL', err.status);
+        }
+        if (next.protocol === 'rtsp:' && hostOf(next) === '') throw new RtspError('the camera redirected to a URL without a host', err.status);
+        target = next;
       }
     }
   }
 
   private static async openAt(target: URL, source: RtspSource): Promise<RtspSession> {
     const reader: Reader = { target: undefined };
-    const socket = await connectTo(target.hostname.replace(/^\[|\]$/g, ''), target.port ? Number(target.port) : 554, reader);
+    let socket: Socket;
+    try {
+      socket = await connectTo(target.hostname.replace(/^\[|\]$/g, ''), target.port ? Number(target.port) : 554, reader);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : /\((E[A-Z_]+)\)/.exec(message)?.[1];
+      throw new ConnectFailure(message, code ?? 'ECONNECT');
+    }
     const session = new RtspSession(socket, source, source.url);
     reader.target = (data) => session.onRead(data);
     try {
