@@ -137,3 +137,27 @@ t.test('an entry the lean form cannot hold stays JSON, and every entry decodes t
   t.equal(segmentFile('lobby', start), join('lobby', '2026', '11', '28', `${start}.mp4`));
   t.equal(new SegmentStore(new IndexDb('/nonexistent'), '/srv/libcam', pino({ level: 'silent' })).finalPath('lobby', start), join('/srv/libcam', segmentFile('lobby', start)), 'the store puts files where the index says');
 });
+
+t.test('entries decoded one after another keep their own day and camera in the file path', async (t) => {
+  // decodeSegment reuses the last day directory it made (a range query decodes hundreds of
+  // one camera and day): crossing midnight, changing camera and going back must not reuse it.
+  const sha = 'ab'.repeat(32);
+  const midnight = Date.parse('2026-12-01T00:00:00Z');
+  const entry = (camera: string, start: number): SegmentEntry => ({ camera, start, end: start + 10_000, bytes: 1, sha256: sha, prev: sha, file: segmentFile(camera, start) });
+  const walk: [string, number, string][] = [
+    ['lobby', midnight - 10_000, 'lobby/2026/11/30/'],
+    ['lobby', midnight - 0.5, 'lobby/2026/11/30/'],
+    ['lobby', midnight, 'lobby/2026/12/01/'],
+    ['stacks', midnight, 'stacks/2026/12/01/'],
+    ['lobby', midnight - 1, 'lobby/2026/11/30/'],
+    ['lobby', Date.parse('2027-01-01T00:00:05Z'), 'lobby/2027/01/01/'],
+  ];
+  for (const [camera, start, directory] of walk) {
+    const decoded = decodeSegment(encodeSegment(entry(camera, start)));
+    t.equal(decoded.file, `${directory}${Math.round(start)}.mp4`, `${camera} at ${new Date(start).toISOString()}`);
+    t.same(decoded, entry(camera, start));
+  }
+  const big: SegmentEntry = { ...entry('lobby', midnight), bytes: 2 ** 53 - 1 };
+  t.equal(decodeSegment(encodeSegment(big)).bytes, 2 ** 53 - 1, 'a 16-digit size comes back exactly');
+  t.throws(() => decodeSegment(`2|${midnight}|${midnight + 1}|5|${sha}`), /cut short/, 'an entry missing fields is refused, not read half');
+});
