@@ -12,6 +12,7 @@ import { IndexDb } from '../dist/store/indexDb.js';
 import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { checkStoreIdentity } from '../dist/store/identity.js';
 import { segKey } from '../dist/store/segments.js';
+import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -79,7 +80,7 @@ export async function cameraHour({ segments: count, kbps, config = {} }) {
   );
   // LIBCAM_BENCH_NODE_ARGS: flags for libcamd's node, such as --cpu-prof (written when it stops on SIGTERM).
 const nodeArgs = (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const daemon = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/daemon/main.cjs'), '--config', join(work, 'libcam.yaml')], { stdio: 'ignore' });
+const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...nodeArgs, join(ROOT, 'dist/daemon/main.cjs'), '--config', join(work, 'libcam.yaml')], { stdio: 'ignore' });
   process.on('exit', () => {
     daemon.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });

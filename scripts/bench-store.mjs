@@ -16,8 +16,14 @@ import pino from 'pino';
 import { IndexDb } from '../dist/store/indexDb.js';
 import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { SegmentStore, segKey } from '../dist/store/segments.js';
+import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
+// The query part runs the index code in this process: under libcamd's own V8 flags, as it runs there.
+if (!DAEMON_NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...DAEMON_NODE_FLAGS, import.meta.filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 const { values } = parseArgs({
   options: {
     part: { type: 'string', default: 'all' },
@@ -86,7 +92,7 @@ function config(dir, extra = '', retention = '{ maxAge: 1d, minFreeBytes: 1MB }'
 
 async function startDaemon(file, dir) {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => (output += d));
   proc.stderr.on('data', (d) => (output += d));

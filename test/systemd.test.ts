@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/nodeFlags.js';
 import { ROOT, hasCommand } from './helpers/daemon.js';
 
 const units = ['libcamd.service', 'libcam-prune.service', 'libcam-prune.timer'].map((u) => join(ROOT, 'systemd', u));
@@ -68,4 +69,17 @@ t.test('the prune service reaches the socket and nothing else', async (t) => {
 t.test('the prune timer runs daily and the cron line does the same', async (t) => {
   t.match(readFileSync(units[2] ?? '', 'utf8'), /^OnCalendar=daily$/m);
   t.match(readFileSync(join(ROOT, 'config', 'libcam-prune.cron'), 'utf8'), /^\S+ \S+ \* \* \* libcam \S*libcam prune/m);
+});
+
+t.test('libcamd runs under its own V8 flags from the unit and from the demo', async (t) => {
+  // V8 reads them only from the command line (src/daemon/nodeFlags.ts): a start that drops
+  // them brings back the garbage-collection stalls of the index queries.
+  const started = [
+    ['systemd/libcamd.service', /^ExecStart=\/usr\/bin\/node (.*) \S*dist\/daemon\/main\.cjs /m],
+    ['scripts/demo', /^exec node (.*) dist\/daemon\/main\.cjs /m],
+  ] as const;
+  for (const [file, line] of started) {
+    const flags = line.exec(readFileSync(join(ROOT, file), 'utf8'))?.[1]?.split(' ') ?? [];
+    for (const flag of DAEMON_NODE_FLAGS) t.ok(flags.includes(flag), `${file} starts node with ${flag}`);
+  }
 });

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import { stringify } from 'yaml';
+import { DAEMON_NODE_FLAGS } from '../../src/daemon/nodeFlags.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const DAEMON = join(ROOT, 'dist', 'daemon', 'main.cjs');
@@ -73,8 +74,8 @@ export async function waitForSocket(path: string, ms = 15_000): Promise<void> {
 /** Starts libcamd as a real process; killed at teardown if the test left it running. */
 export function spawnDaemon(t: Test, dir: string, configFile: string, env: NodeJS.ProcessEnv = {}): RunningDaemon {
   // tap's NODE_OPTIONS (--import hooks) would load into libcamd and its worker threads:
-  // run it as systemd does, without them.
-  const proc = spawn(process.execPath, [DAEMON, '--config', configFile], {
+  // run it as systemd does, without them, and with libcamd's own V8 flags.
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON, '--config', configFile], {
     env: { ...process.env, NODE_OPTIONS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
