@@ -19,10 +19,28 @@ import { SegmentStore, segKey } from '../dist/store/segments.js';
 import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-// The query part runs the index code in this process: under libcamd's own V8 flags, as it runs there.
-if (!DAEMON_NODE_FLAGS.every((flag) => process.execArgv.includes(flag))) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...DAEMON_NODE_FLAGS, import.meta.filename, ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
+// The query part runs the index code in this process: run it under libcamd's own V8 flags,
+// then LIBCAM_BENCH_NODE_ARGS (later flags win: --max-semi-space-size=16 measures Node's default).
+if (process.env.LIBCAM_BENCH_STORE_CHILD !== '1') {
+  const nodeArgs = (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...process.execArgv, ...DAEMON_NODE_FLAGS, ...nodeArgs, import.meta.filename, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, LIBCAM_BENCH_STORE_CHILD: '1' },
+  });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward);
+  const [code, signal] = await new Promise((resolve) => {
+    child.once('error', (err) => {
+      console.error(`bench store: could not start node: ${err.message}`);
+      resolve([1, null]);
+    });
+    child.once('exit', (c, s) => resolve([c, s]));
+  });
+  if (signal) {
+    for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(name, forward);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code ?? 1);
 }
 const { values } = parseArgs({
   options: {

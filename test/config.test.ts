@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parseConfig, readConfigFile } from '../src/config/load.js';
 import { parseDuration, parseSize } from '../src/config/units.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/nodeFlags.js';
 import { cli, DAEMON, ROOT, shortDir } from './helpers/daemon.js';
 import { spawnSync } from 'node:child_process';
 
@@ -159,7 +160,7 @@ t.test('libcamd refuses an invalid file, naming the path and the value', async (
   const dir = shortDir(t);
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, `store: { path: ${dir}/s }\nretention: { maxAge: forever }\n${MINIMAL}`);
-  const r = spawnSync(process.execPath, [DAEMON, '--config', file], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON, '--config', file], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2, 'exit status 2');
   t.match(r.stderr, file, 'names the file');
   t.match(r.stderr, 'retention.maxAge: must be a duration', 'names the path');
@@ -175,7 +176,7 @@ t.test('libcamd refuses a credentials file that others can read', async (t) => {
     file,
     `store: { path: ${dir}/s }\nindex: { path: ${dir}/i }\nsocket: { path: ${dir}/sock }\ncameras:\n  - name: a\n    source: { kind: rtsp, url: "rtsp://10.9.9.9/x", credentialsFile: ${cred} }\n`,
   );
-  const r = spawnSync(process.execPath, [DAEMON, '--config', file], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON, '--config', file], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 2);
   t.match(r.stderr, `cameras[0].source.credentialsFile: ${cred} is readable by others (mode 644)`);
   t.notMatch(r.stderr + r.stdout, 'secret', 'the password never appears');

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import t from 'tap';
 import { createLogger, redactUrl, redactUrls } from '../src/log.js';
+import { DAEMON_NODE_FLAGS } from '../src/daemon/nodeFlags.js';
 import { DAEMON, shortDir, writeConfig } from './helpers/daemon.js';
 
 t.test('camera URLs are logged without user:pass@', async (t) => {
@@ -47,13 +48,13 @@ t.test('libcamd on a terminal (scripts/demo) prints readable lines; JSON when pi
   const dir = shortDir(t);
   const config = writeConfig(dir);
   // script(1) gives libcamd a terminal of its own, as a person's shell would.
-  const r = spawnSync('script', ['-qec', `timeout -s INT 4 ${process.execPath} ${DAEMON} --config ${config}`, '/dev/null'], {
+  const r = spawnSync('script', ['-qec', `timeout -s INT 4 ${process.execPath} ${DAEMON_NODE_FLAGS.join(' ')} ${DAEMON} --config ${config}`, '/dev/null'], {
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '' },
     timeout: 30_000,
   });
   t.match(r.stdout, /INFO.*libcamd ready/, 'the ready line, readable');
   t.notMatch(r.stdout, /^\{"level":/m, 'no JSON lines');
-  const piped = spawnSync('timeout', ['-s', 'INT', '3', process.execPath, DAEMON, '--config', config], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const piped = spawnSync('timeout', ['-s', 'INT', '3', process.execPath, ...DAEMON_NODE_FLAGS, DAEMON, '--config', config], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   t.match(piped.stdout, /^\{"level":30,.*"msg":"libcamd ready/m, 'piped (journald): JSON lines');
 });

@@ -71,12 +71,14 @@ t.test('the prune timer runs daily and the cron line does the same', async (t) =
   t.match(readFileSync(join(ROOT, 'config', 'libcam-prune.cron'), 'utf8'), /^\S+ \S+ \* \* \* libcam \S*libcam prune/m);
 });
 
-t.test('libcamd runs under its own V8 flags from the unit and from the demo', async (t) => {
-  // V8 reads them only from the command line (src/daemon/nodeFlags.ts): a start that drops
+t.test('libcamd runs under its own V8 flags from the unit, the demo and its own first line', async (t) => {
+  // V8 takes them only as the process starts (src/daemon/nodeFlags.ts): a start that drops
   // them brings back the garbage-collection stalls of the index queries.
   const started = [
     ['systemd/libcamd.service', /^ExecStart=\/usr\/bin\/node (.*) \S*dist\/daemon\/main\.cjs /m],
     ['scripts/demo', /^exec node (.*) dist\/daemon\/main\.cjs /m],
+    // `libcamd` as npm installs it (package.json "bin") runs the entry's first line.
+    ['src/daemon/main.cts', /^#!\/usr\/bin\/env -S node (.*)$/m],
   ] as const;
   for (const [file, line] of started) {
     const flags = line.exec(readFileSync(join(ROOT, file), 'utf8'))?.[1]?.split(' ') ?? [];

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * libcamd's entry point. It is CommonJS on purpose: libuv sizes its thread pool on first
  * use, and the ES module loader reads files through that pool, so only a CommonJS entry

@@ -31,7 +31,8 @@ let lastDay = { camera: '', day: Number.NaN, directory: '' };
 
 /** `<camera>/<YYYY>/<MM>/<DD>/` of the UTC day `new Date(start)` falls in (which truncates the milliseconds). */
 function dayDirectory(camera: string, start: number): string {
-  const day = Math.floor(Math.trunc(start) / DAY_MS);
+  // Beyond ±8.64e15 ms a Date is invalid: no day to share with a valid time (NaN never matches).
+  const day = Math.abs(start) <= 8.64e15 ? Math.floor(Math.trunc(start) / DAY_MS) : Number.NaN;
   if (camera !== lastDay.camera || day !== lastDay.day) {
     const d = new Date(start);
     const two = (n: number): string => String(n).padStart(2, '0');
