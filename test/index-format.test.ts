@@ -157,6 +157,9 @@ t.test('entries decoded one after another keep their own day and camera in the f
     t.equal(decoded.file, `${directory}${Math.round(start)}.mp4`, `${camera} at ${new Date(start).toISOString()}`);
     t.same(decoded, entry(camera, start));
   }
+  const lastValid = 8.64e15; // the last instant a Date can hold; a millisecond later is no day at all
+  t.equal(segmentFile('lobby', lastValid), `lobby/275760/09/13/${lastValid}.mp4`);
+  t.equal(segmentFile('lobby', lastValid + 1), `lobby/NaN/NaN/NaN/${lastValid + 1}.mp4`, 'a time past the last valid day does not borrow its directory');
   const big: SegmentEntry = { ...entry('lobby', midnight), bytes: 2 ** 53 - 1 };
   t.equal(decodeSegment(encodeSegment(big)).bytes, 2 ** 53 - 1, 'a 16-digit size comes back exactly');
   t.throws(() => decodeSegment(`2|${midnight}|${midnight + 1}|5|${sha}`), /cut short/, 'an entry missing fields is refused, not read half');
