@@ -239,8 +239,42 @@ async function scriptedCamera(
 ): Promise<{ url: string; requests: string[] }> {
   const eol = quirks.eol ?? '\r\n';
   const requests: string[] = [];
-  const sockets: Socket[] = [];
   const sdp = 'v=0\r\ns=x\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\nm=audio 0 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=control:audio\r\n';
+  const port = await rtspServer(t, (socket, request, cseq) => {
+    if (request.startsWith('RTSP/')) return; // the answer to the camera's own request
+    const method = request.split(' ')[0] ?? '';
+    requests.push(method);
+    const answer = (status: string, headers: string[], body = ''): void => {
+      const lines = [`RTSP/1.0 ${status}`, `CSeq: ${cseq}`, ...headers, ...(body ? [`Content-Length: ${body.length}`] : [])];
+      socket.write(lines.join(eol) + eol + eol + body + (body ? (quirks.strayAfterBody ?? '') : ''));
+    };
+    if (method === 'OPTIONS') answer('200 OK', ['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER']);
+    else if (method === 'DESCRIBE') answer('200 OK', ['Content-Type: application/sdp', 'Content-Base: rtsp://127.0.0.1/x/'], sdp);
+    else if (method === 'SETUP') answer('200 OK', [`Session: 1234;timeout=${quirks.timeout ?? 60}`, `Transport: RTP/AVP/TCP;unicast;interleaved=${/interleaved=(\d+-\d+)/.exec(request)?.[1] ?? '0-1'}`]);
+    else if (method === 'PLAY') {
+      answer('200 OK', ['Session: 1234']);
+      let i = 0;
+      const timer = setInterval(() => {
+        // 15 packets every 66 ms, looping: a steady stream for as long as the test lasts.
+        for (let k = 0; k < 15; k++) {
+          const packet = packets[i++ % packets.length] ?? Buffer.alloc(0);
+          const frame = Buffer.alloc(4);
+          frame[0] = 0x24;
+          frame.writeUInt16BE(packet.length, 2);
+          socket.write(Buffer.concat([frame, packet]));
+        }
+        if (quirks.cameraRequest && i === 15) socket.write(`SET_PARAMETER rtsp://127.0.0.1/x RTSP/1.0\r\nCSeq: 77\r\n\r\n`);
+      }, 66);
+      socket.once('close', () => clearInterval(timer));
+    } else if (method === 'GET_PARAMETER' || (method === 'OPTIONS' && requests.includes('PLAY'))) answer(quirks.keepalive ?? '200 OK', ['Session: 1234']);
+    else answer('200 OK', []);
+  });
+  return { url: `rtsp://127.0.0.1:${port}/x`, requests };
+}
+
+/** A TCP server on 127.0.0.1 that hands each RTSP message (head only) to `answer`; its port. */
+async function rtspServer(t: Test, answer: (socket: Socket, request: string, cseq: string) => void): Promise<number> {
+  const sockets: Socket[] = [];
   const server = createServer((socket) => {
     sockets.push(socket);
     socket.on('error', () => undefined);
@@ -250,34 +284,7 @@ async function scriptedCamera(
       for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
         const request = text.slice(0, end);
         text = text.slice(end + 4);
-        if (request.startsWith('RTSP/')) continue; // the answer to the camera's own request
-        const method = request.split(' ')[0] ?? '';
-        requests.push(method);
-        const cseq = /CSeq: (\d+)/.exec(request)?.[1] ?? '0';
-        const answer = (status: string, headers: string[], body = ''): void => {
-          const lines = [`RTSP/1.0 ${status}`, `CSeq: ${cseq}`, ...headers, ...(body ? [`Content-Length: ${body.length}`] : [])];
-          socket.write(lines.join(eol) + eol + eol + body + (body ? (quirks.strayAfterBody ?? '') : ''));
-        };
-        if (method === 'OPTIONS') answer('200 OK', ['Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER']);
-        else if (method === 'DESCRIBE') answer('200 OK', ['Content-Type: application/sdp', 'Content-Base: rtsp://127.0.0.1/x/'], sdp);
-        else if (method === 'SETUP') answer('200 OK', [`Session: 1234;timeout=${quirks.timeout ?? 60}`, `Transport: RTP/AVP/TCP;unicast;interleaved=${/interleaved=(\d+-\d+)/.exec(request)?.[1] ?? '0-1'}`]);
-        else if (method === 'PLAY') {
-          answer('200 OK', ['Session: 1234']);
-          let i = 0;
-          const timer = setInterval(() => {
-            // 15 packets every 66 ms, looping: a steady stream for as long as the test lasts.
-            for (let k = 0; k < 15; k++) {
-              const packet = packets[i++ % packets.length] ?? Buffer.alloc(0);
-              const frame = Buffer.alloc(4);
-              frame[0] = 0x24;
-              frame.writeUInt16BE(packet.length, 2);
-              socket.write(Buffer.concat([frame, packet]));
-            }
-            if (quirks.cameraRequest && i === 15) socket.write(`SET_PARAMETER rtsp://127.0.0.1/x RTSP/1.0\r\nCSeq: 77\r\n\r\n`);
-          }, 66);
-          socket.once('close', () => clearInterval(timer));
-        } else if (method === 'GET_PARAMETER' || (method === 'OPTIONS' && requests.includes('PLAY'))) answer(quirks.keepalive ?? '200 OK', ['Session: 1234']);
-        else answer('200 OK', []);
+        answer(socket, request, /CSeq: (\d+)/.exec(request)?.[1] ?? '0');
       }
     });
   });
@@ -287,7 +294,7 @@ async function scriptedCamera(
     server.close();
   });
   const address = server.address();
-  return { url: `rtsp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/x`, requests };
+  return typeof address === 'object' && address ? address.port : 0;
 }
 
 t.test('a camera with odd manners still records: bare LF line ends, a stray line end after a body, its own requests, keep-alives refused', async (t) => {
@@ -404,32 +411,12 @@ function reasonFor(message: string): string {
 /** A TCP server that answers every RTSP request with `status` and a Location (where(port) gives it). */
 async function redirector(t: Test, status: string, where: (ownPort: number) => string): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
-  const sockets: Socket[] = [];
-  const server = createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => undefined);
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString('latin1');
-      for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
-        const request = text.slice(0, end);
-        text = text.slice(end + 4);
-        requests.push(request);
-        const cseq = /CSeq: (\d+)/.exec(request)?.[1] ?? '0';
-        const method = request.split(' ')[0];
-        // OPTIONS is answered, as most redirecting servers do; DESCRIBE is sent elsewhere.
-        if (method === 'OPTIONS') socket.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n`);
-        else socket.write(`RTSP/1.0 ${status}\r\nCSeq: ${cseq}\r\nLocation: ${where(port)}\r\n\r\n`);
-      }
-    });
+  const port: number = await rtspServer(t, (socket, request, cseq) => {
+    requests.push(request);
+    // OPTIONS is answered, as most redirecting servers do; DESCRIBE is sent elsewhere.
+    if (request.startsWith('OPTIONS ')) socket.write(`RTSP/1.0 200 OK\r\nCSeq: ${cseq}\r\nPublic: OPTIONS, DESCRIBE\r\n\r\n`);
+    else socket.write(`RTSP/1.0 ${status}\r\nCSeq: ${cseq}\r\nLocation: ${where(port)}\r\n\r\n`);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return { url: `rtsp://127.0.0.1:${port}/old`, requests };
 }
 
