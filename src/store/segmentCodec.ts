@@ -72,8 +72,8 @@ export function decodeSegment(text: string): SegmentEntry {
   }
   if (!text.startsWith(LEAN_V2)) throw new Error(`segment entry of unknown form ${JSON.stringify(text.slice(0, 8))}`);
   // Read field by field rather than with split(): an hour's query decodes 360 entries, and
-  // what it allocates decides how often a query meets a garbage collection, which is the
-  // query's 99th percentile (BENCHMARKS.md, Store).
+  // what it allocates decides how often a query meets a garbage collection, which is most
+  // of the query's slow tail (BENCHMARKS.md, Store).
   const b0 = 1; // after the form's '2'
   const b1 = text.indexOf('|', b0 + 1);
   const b2 = text.indexOf('|', b1 + 1);
