@@ -12,7 +12,7 @@ import { IndexDb } from '../dist/store/indexDb.js';
 import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { checkStoreIdentity } from '../dist/store/identity.js';
 import { segKey } from '../dist/store/segments.js';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { benchNodeArgs, libcamdArgs } from './lib/fixtures.mjs';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const CLI = join(ROOT, 'dist/cli/main.js');
@@ -78,9 +78,8 @@ export async function cameraHour({ segments: count, kbps, config = {} }) {
       ...config,
     }),
   );
-  // LIBCAM_BENCH_NODE_ARGS: flags for libcamd's node, such as --cpu-prof (written when it stops on SIGTERM).
-const nodeArgs = (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...nodeArgs, join(ROOT, 'dist/daemon/main.cjs'), '--config', join(work, 'libcam.yaml')], { stdio: 'ignore' });
+  // LIBCAM_BENCH_NODE_ARGS, such as --cpu-prof (written when libcamd stops on SIGTERM).
+  const daemon = spawn(process.execPath, libcamdArgs(join(work, 'libcam.yaml'), benchNodeArgs()), { stdio: 'ignore' });
   process.on('exit', () => {
     daemon.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });

@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import { selfSignedCert, startCamera } from './lib/fixtures.mjs';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcamdArgs, selfSignedCert, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -81,7 +80,7 @@ async function startDaemon(name, cameras) {
     `store: { path: ${dir}/store, segmentSeconds: 10 }\nindex: { path: ${dir}/index }\nkeys: { path: ${dir}/keys }\nsocket: { path: ${dir}/s.sock, group: libcam-staff }\n` +
       `web: { listen: "127.0.0.1:${port}", tls: { cert: ${dir}/tls.crt, key: ${dir}/tls.key }, allow: [127.0.0.1/32] }\ncameras:\n${list}\n`,
   );
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(process.execPath, libcamdArgs(config), { stdio: ['ignore', 'ignore', 'inherit'] });
   const socket = join(dir, 's.sock');
   for (let i = 0; i < 100; i++) {
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), '--socket', socket, 'staff', 'add', 'bench'], { input: `${PASSWORD}\n${PASSWORD}\n`, encoding: 'utf8' });

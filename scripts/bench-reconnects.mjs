@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcamdArgs } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { cycles: { type: 'string', default: '40' }, stills: { type: 'string', default: '0' } } });
@@ -51,7 +51,7 @@ writeFileSync(
     log: { level: 'warn' },
   }),
 );
-const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', join(work, 'libcam.yaml')], { stdio: 'ignore' });
+const daemon = spawn(process.execPath, libcamdArgs(join(work, 'libcam.yaml')), { stdio: 'ignore' });
 try {
   await until('recording', () => state() === 'recording');
   await sleep(5000);

@@ -5,13 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { startCamera } from './lib/fixtures.mjs';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { benchNodeArgs, libcamdArgs, startCamera } from './lib/fixtures.mjs';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     cameras: { type: 'string', default: '16' },
@@ -133,9 +131,7 @@ async function libcamd(url, port) {
   const cameras = Array.from({ length: N }, (_, i) => `  - name: cam-${i + 1}\n    source: { kind: rtsp, url: "${url}" }`).join('\n');
   const config = join(dir, 'libcam.yaml');
   writeFileSync(config, `store: { path: ${dir}/store, segmentSeconds: 10 }\nindex: { path: ${dir}/index }\nkeys: { path: ${dir}/keys }\nsocket: { path: ${dir}/s.sock, group: libcam-staff }\ncameras:\n${cameras}\n`);
-  // LIBCAM_BENCH_NODE_ARGS: flags for libcamd's node (a V8 setting to compare, as in scripts/bench hour).
-  const nodeArgs = (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...nodeArgs, join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(process.execPath, libcamdArgs(config, benchNodeArgs()), { stdio: ['ignore', 'ignore', 'inherit'] });
   const result = await measure('libcamd', () => [proc.pid], port);
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');

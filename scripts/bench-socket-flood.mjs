@@ -12,7 +12,7 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcamdArgs } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, lines: { type: 'string', default: '100000' }, slow: { type: 'string', default: '500' } } });
@@ -36,7 +36,7 @@ writeFileSync(
   }),
 );
 run('useradd', ['--system', '--no-create-home', '--user-group', '--shell', '/usr/sbin/nologin', '--groups', 'libcam-staff', user]);
-const daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', join(work, 'libcam.yaml')], { stdio: 'ignore' });
+const daemon = spawn(process.execPath, libcamdArgs(join(work, 'libcam.yaml')), { stdio: 'ignore' });
 const cleanup = () => {
   daemon.kill('SIGKILL');
   run('pkill', ['-KILL', '-u', user]);

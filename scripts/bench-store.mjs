@@ -17,13 +17,13 @@ import { IndexDb } from '../dist/store/indexDb.js';
 import { segmentEncoding } from '../dist/store/segmentCodec.js';
 import { SegmentStore, segKey } from '../dist/store/segments.js';
 import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { benchNodeArgs, libcamdArgs } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // The query part runs the index code in this process: run it under libcamd's own V8 flags,
 // then LIBCAM_BENCH_NODE_ARGS (later flags win: --max-semi-space-size=16 measures Node's default).
 if (process.env.LIBCAM_BENCH_STORE_CHILD !== '1') {
-  const nodeArgs = (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...process.execArgv, ...DAEMON_NODE_FLAGS, ...nodeArgs, import.meta.filename, ...process.argv.slice(2)], {
+  const child = spawn(process.execPath, [...process.execArgv, ...DAEMON_NODE_FLAGS, ...benchNodeArgs(), import.meta.filename, ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, LIBCAM_BENCH_STORE_CHILD: '1' },
   });
@@ -110,7 +110,7 @@ function config(dir, extra = '', retention = '{ maxAge: 1d, minFreeBytes: 1MB }'
 
 async function startDaemon(file, dir) {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, libcamdArgs(file), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout.on('data', (d) => (output += d));
   proc.stderr.on('data', (d) => (output += d));

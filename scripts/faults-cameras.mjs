@@ -20,8 +20,7 @@ import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ROOT, libcam, startCamera } from './lib/fixtures.mjs';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcam, libcamdArgs, startCamera } from './lib/fixtures.mjs';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -128,7 +127,7 @@ try {
       `retention: { maxAge: 1h, minFreeBytes: 1GB }\ncameras:\n${cameras.join('\n')}\n`,
   );
   const log = openSync(join(work, 'libcamd.log'), 'w');
-  daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', log, log] });
+  daemon = spawn(process.execPath, libcamdArgs(config), { stdio: ['ignore', log, log] });
   daemon.once('exit', (code, signal) => problems.push(`libcamd exited (${code ?? signal}) during the run`));
   for (let i = 0; i < 100 && cli(['status', '--json']).status !== 0; i++) await sleep(200);
 

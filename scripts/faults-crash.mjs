@@ -17,8 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import WebSocket from 'ws';
-import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcam, libcamdArgs, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ args: process.argv.slice(2), options: { cycles: { type: 'string', default: '50' }, 'export-cuts': { type: 'string', default: '5' }, gop: { type: 'string', default: '1', description: "the RTSP cameras' GOP in seconds (the loss per cut depends on it)" }, seed: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } } });
@@ -97,7 +96,7 @@ mkdirSync(join(work, 'bundles'));
 
 let daemon;
 const start = () => {
-  daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemon = spawn(process.execPath, libcamdArgs(config), { stdio: ['ignore', 'ignore', 'pipe'] });
   daemon.stderr.on('data', () => undefined);
 };
 

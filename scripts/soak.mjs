@@ -13,8 +13,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { libcam, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
-import { DAEMON_NODE_FLAGS } from '../dist/daemon/nodeFlags.js';
+import { libcam, libcamdArgs, selfSignedCert, staffLogin, startCamera } from './lib/fixtures.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -103,7 +102,7 @@ try {
     `store: { path: ${work}/store, segmentSeconds: 10 }\nindex: { path: ${work}/index }\nkeys: { path: ${work}/keys }\nsocket: { path: ${socket}, group: libcam-staff }\n` +
       `retention: { maxAge: 15m, minFreeBytes: 1GB }\nweb: { listen: "127.0.0.1:${port}", tls: { cert: ${work}/tls.crt, key: ${work}/tls.key }, allow: [127.0.0.1/32] }\ncameras:\n${list}\n`,
   );
-  daemon = spawn(process.execPath, [...DAEMON_NODE_FLAGS, join(ROOT, 'dist/daemon/main.cjs'), '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  daemon = spawn(process.execPath, libcamdArgs(config), { stdio: ['ignore', 'ignore', 'inherit'] });
   daemon.once('exit', (code, signal) => problems.push(`libcamd exited (${code ?? signal}) during the soak`));
   for (let i = 0; i < 100 && cli(['staff', 'add', 'soak'], `${PASSWORD}\n${PASSWORD}\n`).status !== 0; i++) await sleep(300);
   let cookie = await login();

@@ -4,8 +4,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DAEMON_NODE_FLAGS } from '../../dist/daemon/nodeFlags.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** node's arguments to run libcamd on `config` as it ships (its V8 flags), `nodeArgs` after them (later flags win). */
+export function libcamdArgs(config, nodeArgs = []) {
+  return [...DAEMON_NODE_FLAGS, ...nodeArgs, join(ROOT, 'dist/daemon/main.cjs'), '--config', config];
+}
+
+/** LIBCAM_BENCH_NODE_ARGS: node flags a benchmark adds after libcamd's own, such as --cpu-prof or a V8 setting to compare. */
+export function benchNodeArgs() {
+  return (process.env.LIBCAM_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
 
 /** The RTSP camera simulator (test/fixtures/rtsp-camera.py) with these arguments; resolves once it listens. */
 export async function startCamera(args) {
