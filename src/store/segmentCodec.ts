@@ -96,13 +96,14 @@ export function decodeSegment(text: string): SegmentEntry {
 
 /** The number written in text[from, to): digits read in place, anything else through Number(). */
 function numberIn(text: string, from: number, to: number): number {
+  if (to === from || to - from > 15) return Number(text.slice(from, to)); // empty, or past exact integers
   let n = 0;
   for (let i = from; i < to; i++) {
     const digit = text.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9 || to - from > 15) return Number(text.slice(from, to));
+    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
     n = n * 10 + digit;
   }
-  return from === to ? Number.NaN : n;
+  return n;
 }
 
 /** Whether a stored value is still in the JSON form (for the migration). */
